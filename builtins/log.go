@@ -1,0 +1,65 @@
+package builtins
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"go.starlark.net/starlark"
+)
+
+const loggerKey = "ward.logger"
+
+// SetLogger makes log() and print() on thread write to l. The runtime sets
+// it per hook call so that lines carry the action's ID.
+func SetLogger(thread *starlark.Thread, l *slog.Logger) {
+	thread.SetLocal(loggerKey, l)
+	thread.Print = func(_ *starlark.Thread, msg string) { l.Info(msg, "source", "policy") }
+}
+
+func logger(thread *starlark.Thread) *slog.Logger {
+	if l, ok := thread.Local(loggerKey).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// Log is the builtin log.
+//
+//	def log(*args, level = "info", **fields):
+//
+// log writes a line to the gateway log: args joined by spaces, then the
+// fields as key=value. level is "debug", "info", "warn" or "error". Never
+// pass secrets: they print as their handle anyway.
+var Log = starlark.NewBuiltin("log", logBuiltin)
+
+func logBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var parts []string
+	for _, a := range args {
+		if s, ok := a.(starlark.String); ok {
+			parts = append(parts, string(s))
+		} else {
+			parts = append(parts, a.String())
+		}
+	}
+	level := slog.LevelInfo
+	attrs := []any{"source", "policy"}
+	for _, kv := range kwargs {
+		key := string(kv[0].(starlark.String))
+		if key == "level" {
+			s, ok := kv[1].(starlark.String)
+			if !ok || level.UnmarshalText([]byte(s)) != nil {
+				return nil, fmt.Errorf("%s: level must be \"debug\", \"info\", \"warn\" or \"error\", got %s", b.Name(), kv[1])
+			}
+			continue
+		}
+		val := kv[1]
+		if s, ok := val.(starlark.String); ok {
+			attrs = append(attrs, key, string(s))
+		} else {
+			attrs = append(attrs, key, val.String())
+		}
+	}
+	logger(thread).Log(Context(thread), level, strings.Join(parts, " "), attrs...)
+	return starlark.None, nil
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// command is one subcommand of ward.
+type command struct {
+	name    string
+	usage   string // arguments after the name
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"gateway", "[--config ward.star] [--state-dir DIR] [--bind ADDR] [--proxy-port N]", "serve the policy", runGateway},
+		{"test", "[--config ward.star] [-v] [PATH...]", "run *_test.star files and *.fixture.json fixtures", runTest},
+		{"check", "[--config ward.star]", "load and validate a policy; list its endpoints and hooks", runCheck},
+		{"ca", "[--state-dir DIR]", "print the gateway CA certificate (PEM)", runCA},
+		{"log", "[--state-dir DIR] [--follow] [--verdict V] [--json]", "read the audit log", runLog},
+		{"fixture", "[--state-dir DIR] ACTION_ID", "export an audited action as a test fixture", runFixture},
+	}
+}
+
+// run is ward's main, minus the process: tests call it in-process.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "ward: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "ward — a firewall for AI agents")
+	fmt.Fprintln(w, "\nUsage:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  ward %s %s\n      %s\n", c.name, c.usage, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun `ward COMMAND --help` for a command's flags. Docs: docs/policy.md")
+}
+
+// newFlags returns a flag set that prints errors and usage to stderr.
+func newFlags(name, args string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("ward "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: ward %s %s\n", name, args)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags; it returns the exit code to use when parsing ends
+// the command (help or a bad flag), or -1 to go on.
+func parse(fs *flag.FlagSet, args []string) int {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return -1
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	}
+	return 2
+}
+
+// fail prints an error for the user and returns exit code 1.
+func fail(stderr io.Writer, cmd string, err error) int {
+	msg := err.Error()
+	if !strings.HasSuffix(msg, "\n") {
+		msg += "\n"
+	}
+	fmt.Fprintf(stderr, "ward %s: %s", cmd, msg)
+	return 1
+}

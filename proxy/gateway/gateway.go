@@ -1,0 +1,230 @@
+// Package gateway runs ward's gateway: it loads the policy, opens the
+// state dir (CA, audit journal and store), resolves secrets, starts the
+// listeners of every protocol, and reloads the policy when its files change
+// or on request.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/wardproject/ward/builtins"
+	"github.com/wardproject/ward/protocols/httpproxy"
+	"github.com/wardproject/ward/proxy"
+	"github.com/wardproject/ward/proxy/audit"
+	"github.com/wardproject/ward/proxy/ca"
+	"github.com/wardproject/ward/starlark/policy"
+)
+
+// Options configures a gateway. Zero values take the policy's settings.
+type Options struct {
+	Config    string // the policy file
+	StateDir  string // overrides gateway(state_dir)
+	Bind      string // overrides gateway(bind)
+	ProxyPort *int   // overrides gateway(proxy_port); 0 picks a free port
+	// LogHandler receives the gateway's log; it is wrapped so that secret
+	// values never reach it. Default: text to stderr.
+	LogHandler slog.Handler
+	// Resolver reads secrets; the zero value reads the environment and files.
+	Resolver builtins.Resolver
+	// WatchInterval is how often policy files are checked for changes;
+	// default one second, negative disables watching.
+	WatchInterval time.Duration
+}
+
+// Gateway is a running gateway.
+type Gateway struct {
+	opts     Options
+	logger   *slog.Logger
+	redact   *proxy.RedactingHandler
+	engine   *proxy.Engine
+	journal  *audit.Journal
+	store    *audit.SQLiteStore
+	http     *httpproxy.Proxy
+	proxyLn  net.Listener
+	stateDir string
+
+	reloadMu sync.Mutex
+	status   ReloadStatus
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// ReloadStatus is the outcome of the last reload attempt.
+type ReloadStatus struct {
+	At    time.Time
+	Hash  string
+	Error string
+}
+
+// Start loads the policy and serves it. It returns once every listener is
+// accepting connections; Close stops it.
+func Start(ctx context.Context, opts Options) (*Gateway, error) {
+	if opts.LogHandler == nil {
+		opts.LogHandler = slog.NewTextHandler(os.Stderr, nil)
+	}
+	g := &Gateway{opts: opts, redact: proxy.NewRedactingHandler(opts.LogHandler), stop: make(chan struct{})}
+	g.logger = slog.New(g.redact)
+	p, err := g.load()
+	if err != nil {
+		return nil, err
+	}
+	if err := g.open(p.Gateway); err != nil {
+		return nil, err
+	}
+	snap, err := g.snapshot(ctx, p)
+	if err != nil {
+		g.closeState()
+		return nil, err
+	}
+	g.engine = proxy.NewEngine(g.journal, snap, g.logger)
+	if err := g.listen(p.Gateway); err != nil {
+		g.closeState()
+		return nil, err
+	}
+	g.status = ReloadStatus{At: time.Now(), Hash: p.Hash}
+	g.logger.Info("gateway started", "policy", p.Path, "hash", short(p.Hash), "mode", p.Gateway.Mode,
+		"proxy", g.proxyLn.Addr().String(), "state_dir", g.stateDir, "endpoints", len(p.Endpoints))
+	if opts.WatchInterval >= 0 {
+		g.wg.Add(1)
+		go g.watch(p)
+	}
+	return g, nil
+}
+
+// load evaluates the policy and applies the command-line overrides.
+func (g *Gateway) load() (*policy.Policy, error) {
+	p, err := policy.Load(g.opts.Config, policy.Options{Logger: g.logger})
+	if err != nil {
+		return nil, err
+	}
+	gw := &p.Gateway
+	if g.opts.StateDir != "" {
+		gw.StateDir = g.opts.StateDir
+	}
+	if g.opts.Bind != "" {
+		gw.Bind = g.opts.Bind
+	}
+	if g.opts.ProxyPort != nil {
+		gw.ProxyPort = *g.opts.ProxyPort
+	}
+	if err := gw.Validate(); err != nil {
+		return nil, fmt.Errorf("gateway settings: %w", err)
+	}
+	return p, nil
+}
+
+// open prepares the state dir: the CA and the audit journal and store.
+func (g *Gateway) open(gw policy.Gateway) error {
+	g.stateDir = gw.StateDir
+	if err := os.MkdirAll(gw.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	if gw.Audit != "sqlite" {
+		return fmt.Errorf("audit = %q: only \"sqlite\" is supported in this release", gw.Audit)
+	}
+	store, err := audit.OpenSQLite(filepath.Join(gw.StateDir, "audit.db"))
+	if err != nil {
+		return fmt.Errorf("open audit store: %w", err)
+	}
+	sync, err := audit.ParseSyncMode(gw.AuditSync)
+	if err != nil {
+		store.Close()
+		return err
+	}
+	j, err := audit.Open(audit.Options{Dir: filepath.Join(gw.StateDir, "journal"), Sync: sync, Logger: g.logger}, store)
+	if err != nil {
+		store.Close()
+		return fmt.Errorf("open audit journal: %w", err)
+	}
+	g.store, g.journal = store, j
+	return nil
+}
+
+// snapshot resolves the policy's secrets and prepares every protocol.
+func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapshot, error) {
+	snap, err := proxy.NewSnapshot(ctx, p, g.opts.Resolver)
+	if err != nil {
+		return nil, err
+	}
+	if err := httpproxy.Prepare(snap); err != nil {
+		return nil, err
+	}
+	g.redact.SetSecrets(snap.SecretValues())
+	return snap, nil
+}
+
+// listen opens the proxy port and starts serving it.
+func (g *Gateway) listen(gw policy.Gateway) error {
+	authority, err := ca.LoadOrCreate(gw.StateDir)
+	if err != nil {
+		return err
+	}
+	addr := net.JoinHostPort(gw.Bind, strconv.Itoa(gw.ProxyPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s for the proxy: %w", addr, err)
+	}
+	g.proxyLn = ln
+	g.http = httpproxy.New(g.engine, authority, g.logger)
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := g.http.Serve(ln); err != nil {
+			g.logger.Error("proxy stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// ProxyAddr is the address of the HTTP proxy port.
+func (g *Gateway) ProxyAddr() net.Addr { return g.proxyLn.Addr() }
+
+// Engine is the gateway's decision engine.
+func (g *Gateway) Engine() *proxy.Engine { return g.engine }
+
+// Status returns the outcome of the last reload attempt.
+func (g *Gateway) Status() ReloadStatus {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	return g.status
+}
+
+// Close stops the listeners, waits up to ctx for requests in flight, and
+// flushes the audit journal into the store.
+func (g *Gateway) Close(ctx context.Context) error {
+	close(g.stop)
+	err := g.http.Shutdown(ctx)
+	g.wg.Wait()
+	return errors.Join(err, g.closeState())
+}
+
+func (g *Gateway) closeState() error {
+	var errs []error
+	if g.journal != nil {
+		errs = append(errs, g.journal.Close())
+	}
+	if g.store != nil {
+		errs = append(errs, g.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}
+
+// Flush waits until every action recorded so far is in the audit store.
+func (g *Gateway) Flush(ctx context.Context) error { return g.journal.Flush(ctx) }

@@ -1,0 +1,11 @@
+package gateway
+
+import (
+	"github.com/wardproject/ward/protocols/httpproxy"
+	"github.com/wardproject/ward/starlark/policytest"
+)
+
+// Protocols lists the wire protocols `ward test` and reloads know about.
+func Protocols() []policytest.Protocol {
+	return []policytest.Protocol{httpproxy.TestProtocol()}
+}

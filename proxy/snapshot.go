@@ -1,0 +1,83 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/wardproject/ward/builtins"
+	"github.com/wardproject/ward/starlark/policy"
+)
+
+// Snapshot is one loaded policy with its secrets resolved: what the gateway
+// serves. A reload builds a new Snapshot and swaps it in whole; requests in
+// flight finish on the one they started with.
+type Snapshot struct {
+	Policy *policy.Policy
+	Loaded time.Time
+
+	secrets map[*builtins.Secret][]byte
+
+	mu    sync.Mutex
+	state map[string]any
+}
+
+// NewSnapshot resolves every secret the policy declared. A secret that
+// cannot be resolved is an error naming its handle, never its value.
+func NewSnapshot(ctx context.Context, p *policy.Policy, r builtins.Resolver) (*Snapshot, error) {
+	s := &Snapshot{Policy: p, Loaded: time.Now(), secrets: make(map[*builtins.Secret][]byte), state: map[string]any{}}
+	for _, sec := range p.Secrets {
+		v, err := r.Resolve(ctx, sec)
+		if err != nil {
+			return nil, fmt.Errorf("resolve secrets: %w", err)
+		}
+		s.secrets[sec] = v
+	}
+	return s, nil
+}
+
+// Secret returns the resolved value of sec; nil if the policy did not
+// declare it.
+func (s *Snapshot) Secret(sec *builtins.Secret) []byte { return s.secrets[sec] }
+
+// SecretValues returns every resolved secret value, for redaction.
+func (s *Snapshot) SecretValues() [][]byte {
+	out := make([][]byte, 0, len(s.secrets))
+	for _, v := range s.secrets {
+		out = append(out, v)
+	}
+	return out
+}
+
+// State returns what a protocol handler prepared for this snapshot (its
+// upstream transports, say), building it with prepare on first use.
+func (s *Snapshot) State(protocol string, prepare func() (any, error)) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.state[protocol]; ok {
+		return v, nil
+	}
+	v, err := prepare()
+	if err != nil {
+		return nil, err
+	}
+	s.state[protocol] = v
+	return v, nil
+}
+
+// Close releases what protocol handlers prepared (idle upstream
+// connections). The gateway calls it on a snapshot a reload replaced.
+func (s *Snapshot) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, v := range s.state {
+		if c, ok := v.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
