@@ -38,6 +38,9 @@ type Options struct {
 	// WatchInterval is how often policy files are checked for changes;
 	// default one second, negative disables watching.
 	WatchInterval time.Duration
+	// Listen opens the gateway's listeners; default net.Listen. The
+	// tailnet transport replaces it.
+	Listen func(network, addr string) (net.Listener, error)
 }
 
 // Gateway is a running gateway.
@@ -51,6 +54,11 @@ type Gateway struct {
 	http     *httpproxy.Proxy
 	proxyLn  net.Listener
 	stateDir string
+	listen   func(network, addr string) (net.Listener, error)
+
+	// listeners holds the endpoints served on ports of their own, by name.
+	// Guarded by reloadMu.
+	listeners map[string]*endpointListener
 
 	reloadMu sync.Mutex
 	status   ReloadStatus
@@ -72,7 +80,11 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	if opts.LogHandler == nil {
 		opts.LogHandler = slog.NewTextHandler(os.Stderr, nil)
 	}
-	g := &Gateway{opts: opts, redact: proxy.NewRedactingHandler(opts.LogHandler), stop: make(chan struct{})}
+	g := &Gateway{opts: opts, redact: proxy.NewRedactingHandler(opts.LogHandler), stop: make(chan struct{}),
+		listen: opts.Listen, listeners: make(map[string]*endpointListener)}
+	if g.listen == nil {
+		g.listen = net.Listen
+	}
 	g.logger = slog.New(g.redact)
 	p, err := g.load()
 	if err != nil {
@@ -87,8 +99,16 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.engine = proxy.NewEngine(g.journal, snap, g.logger)
-	if err := g.listen(p.Gateway); err != nil {
+	if err := g.serveProxy(p.Gateway); err != nil {
 		g.closeState()
+		return nil, err
+	}
+	added, _, err := g.plan(p)
+	if err == nil {
+		err = g.commit(ctx, added, nil)
+	}
+	if err != nil {
+		g.Close(context.Background())
 		return nil, err
 	}
 	g.status = ReloadStatus{At: time.Now(), Hash: p.Hash}
@@ -163,14 +183,14 @@ func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapsh
 	return snap, nil
 }
 
-// listen opens the proxy port and starts serving it.
-func (g *Gateway) listen(gw policy.Gateway) error {
+// serveProxy opens the proxy port and starts serving it.
+func (g *Gateway) serveProxy(gw policy.Gateway) error {
 	authority, err := ca.LoadOrCreate(gw.StateDir)
 	if err != nil {
 		return err
 	}
 	addr := net.JoinHostPort(gw.Bind, strconv.Itoa(gw.ProxyPort))
-	ln, err := net.Listen("tcp", addr)
+	ln, err := g.listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s for the proxy: %w", addr, err)
 	}
@@ -203,7 +223,7 @@ func (g *Gateway) Status() ReloadStatus {
 // flushes the audit journal into the store.
 func (g *Gateway) Close(ctx context.Context) error {
 	close(g.stop)
-	err := g.http.Shutdown(ctx)
+	err := errors.Join(g.http.Shutdown(ctx), g.closeListeners(ctx))
 	g.wg.Wait()
 	return errors.Join(err, g.closeState())
 }

@@ -48,7 +48,15 @@ func (g *Gateway) reload(ctx context.Context) error {
 		g.redact.SetSecrets(old.SecretValues())
 		return err
 	}
+	added, removed, err := g.plan(p)
+	if err != nil {
+		g.redact.SetSecrets(old.SecretValues())
+		return err
+	}
 	g.engine.Publish(snap)
+	if err := g.commit(ctx, added, removed); err != nil {
+		g.logger.Warn("stopping an endpoint's listener failed", "error", err)
+	}
 	old.Close()
 	g.logger.Info("policy reloaded", "hash", short(p.Hash), "endpoints", len(p.Endpoints), "mode", p.Gateway.Mode)
 	return nil

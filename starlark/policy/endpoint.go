@@ -24,6 +24,17 @@ type Endpoint struct {
 	CA        *builtins.Secret    // PEM roots for the upstream; nil: system roots
 	BodyLimit int64               // bytes of request body the hook sees
 
+	// Endpoints that the gateway serves on a port of their own (databases,
+	// Kubernetes, ClickHouse): the port on the gateway's bind address (or
+	// its tailnet address), and the real service behind it.
+	Port     int
+	Upstream string
+
+	// Protocol-specific settings; exactly the one of Protocol is set.
+	Postgres   *PostgresSettings
+	Kubernetes *KubernetesSettings
+	ClickHouse *ClickHouseSettings
+
 	// Hooks maps a hook name ("on_request", "on_query") to its function.
 	Hooks map[string]starlark.Callable
 	// Hook names the hook that decides each action of this endpoint.
