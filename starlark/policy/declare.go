@@ -19,6 +19,10 @@ func (d *declarations) builtins() starlark.StringDict {
 	return starlark.StringDict{
 		"gateway": starlark.NewBuiltin("gateway", d.gateway),
 		"http":    starlark.NewBuiltin("http", d.http),
+
+		"kubernetes":  starlark.NewBuiltin("kubernetes", d.kubernetes),
+		"clickhouse":  starlark.NewBuiltin("clickhouse", d.clickhouse),
+		"client_cert": builtins.ClientCertBuiltin,
 	}
 }
 
