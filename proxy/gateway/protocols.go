@@ -2,10 +2,11 @@ package gateway
 
 import (
 	"github.com/wardproject/ward/protocols/httpproxy"
+	"github.com/wardproject/ward/protocols/kubernetes"
 	"github.com/wardproject/ward/starlark/policytest"
 )
 
 // Protocols lists the wire protocols `ward test` and reloads know about.
 func Protocols() []policytest.Protocol {
-	return []policytest.Protocol{httpproxy.TestProtocol()}
+	return []policytest.Protocol{httpproxy.TestProtocol(), kubernetes.TestProtocol()}
 }
