@@ -29,10 +29,16 @@ func ServerURL(bind string, port int) string {
 	return "https://" + net.JoinHostPort(bind, strconv.Itoa(port))
 }
 
+// PlaceholderToken is the token of generated kubeconfigs. It is no
+// credential: kubectl prompts for a password when a kubeconfig user has
+// none, so the user carries this placeholder, which the gateway drops
+// with any other Authorization the agent sends.
+const PlaceholderToken = "ward-placeholder-not-a-credential"
+
 // Kubeconfig returns a kubeconfig (YAML) for agents: one context per
 // cluster, the first current, each trusting caPEM (the gateway CA) and
-// holding no credential — the gateway injects the real one after its
-// policy allows a request.
+// holding no credential (see PlaceholderToken) — the gateway injects the
+// real one after its policy allows a request.
 func Kubeconfig(caPEM []byte, clusters ...Cluster) ([]byte, error) {
 	if len(clusters) == 0 {
 		return nil, errors.New("kubeconfig: no kubernetes endpoint")
@@ -41,7 +47,8 @@ func Kubeconfig(caPEM []byte, clusters ...Cluster) ([]byte, error) {
 		return nil, errors.New("kubeconfig: no gateway CA")
 	}
 	cfg := kubeconfig{APIVersion: "v1", Kind: "Config", CurrentContext: clusters[0].Name,
-		Users: []namedUser{{Name: "ward-agent", User: map[string]any{}}}, Preferences: map[string]any{}}
+		Users:       []namedUser{{Name: "ward-agent", User: map[string]any{"token": PlaceholderToken}}},
+		Preferences: map[string]any{}}
 	ca := base64.StdEncoding.EncodeToString(caPEM)
 	for _, c := range clusters {
 		if c.Name == "" || c.Server == "" {
