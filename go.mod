@@ -3,6 +3,7 @@ module github.com/wardproject/ward
 go 1.26.8
 
 require (
+	github.com/AfterShip/clickhouse-sql-parser v0.5.6
 	go.starlark.net v0.0.0-20260908191801-89a6a09411d5
 	k8s.io/apimachinery v0.37.2
 	k8s.io/apiserver v0.37.2
@@ -11,7 +12,6 @@ require (
 )
 
 require (
-	github.com/AfterShip/clickhouse-sql-parser v0.5.6 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/fxamacker/cbor/v2 v2.9.1 // indirect
 	github.com/go-logr/logr v1.4.3 // indirect

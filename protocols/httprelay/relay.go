@@ -79,6 +79,7 @@ func New(engine *proxy.Engine, logger *slog.Logger) *Relay {
 func (rl *Relay) Forward(w http.ResponseWriter, r *http.Request, ex *Exchange) {
 	start := time.Now()
 	x := &exchange{Exchange: ex}
+	ex.Secrets = needles(ex.Secrets)
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &countingBody{ReadCloser: r.Body, n: &x.bytesIn}
 	}
@@ -147,6 +148,18 @@ func (rl *Relay) errorHandler(w http.ResponseWriter, r *http.Request, err error)
 	x.status = http.StatusBadGateway
 	rl.logger.Warn("upstream request failed", "action", x.ID, "endpoint", x.Endpoint, "host", x.Upstream.Host, "error", err)
 	x.Fail(w, http.StatusBadGateway, UpstreamReason(err))
+}
+
+// needles drops secrets too short to mask without mangling responses
+// (an empty password, say); the Scrubber ignores them too.
+func needles(secrets [][]byte) [][]byte {
+	var out [][]byte
+	for _, s := range secrets {
+		if len(s) >= 4 {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // UpstreamReason describes a transport error without internal detail.

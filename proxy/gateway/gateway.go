@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wardproject/ward/builtins"
+	"github.com/wardproject/ward/protocols/clickhouse"
 	"github.com/wardproject/ward/protocols/httpproxy"
 	"github.com/wardproject/ward/protocols/kubernetes"
 	"github.com/wardproject/ward/proxy"
@@ -182,6 +183,9 @@ func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapsh
 		return nil, err
 	}
 	if err := kubernetes.Prepare(snap); err != nil {
+		return nil, err
+	}
+	if err := clickhouse.Prepare(snap); err != nil {
 		return nil, err
 	}
 	g.redact.SetSecrets(snap.SecretValues())

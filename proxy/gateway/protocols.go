@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/wardproject/ward/protocols/clickhouse"
 	"github.com/wardproject/ward/protocols/httpproxy"
 	"github.com/wardproject/ward/protocols/kubernetes"
 	"github.com/wardproject/ward/starlark/policytest"
@@ -8,5 +9,5 @@ import (
 
 // Protocols lists the wire protocols `ward test` and reloads know about.
 func Protocols() []policytest.Protocol {
-	return []policytest.Protocol{httpproxy.TestProtocol(), kubernetes.TestProtocol()}
+	return []policytest.Protocol{httpproxy.TestProtocol(), kubernetes.TestProtocol(), clickhouse.TestProtocol()}
 }
