@@ -68,7 +68,7 @@ func Decode(in *Input) (*Query, error) {
 	if err := q.split(params.Get("query"), in.Body, in.BodyTruncated); err != nil {
 		return nil, err
 	}
-	a, err := analyze(q.SQL)
+	a, err := analyze(q.head)
 	if err != nil {
 		return nil, httprelay.Refuse("%v", err)
 	}
@@ -116,19 +116,22 @@ func (q *Query) split(param string, body []byte, truncated bool) error {
 	case !found && truncated:
 		return httprelay.Refuse("the query is longer than the endpoint's body_limit")
 	case !found:
-		q.SQL = text
+		q.SQL, q.head = text, text
 		return nil
 	case d.values && truncated:
 		return httprelay.Refuse("INSERT ... VALUES is longer than the endpoint's body_limit: raise body_limit, or send rows in a format such as TSV or JSONEachRow")
 	case !ok:
 		return httprelay.Refuse("cannot tokenize the query")
 	}
-	q.SQL = strings.TrimRight(text[:d.data], " \t\r\n")
+	q.head = strings.TrimRight(text[:d.data], " \t\r\n")
+	q.SQL = q.head
 	rest := text[d.data:]
 	q.InsertData = strings.TrimSpace(rest) != "" || truncated
 	if d.values {
-		// Values rows are SQL expressions ClickHouse may evaluate: parse
-		// the whole INSERT to report their functions.
+		// Values rows are SQL expressions ClickHouse may evaluate: they
+		// are part of the sql fact, and the whole INSERT is parsed to
+		// report their functions.
+		q.SQL = text
 		q.valuesSQL = text[:d.clause] + "VALUES" + rest
 	}
 	return nil

@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -16,7 +17,8 @@ import (
 //
 //	sql          the query text: the query URL parameter, a newline, and the
 //	             body (ClickHouse concatenates them), up to the data of an
-//	             INSERT
+//	             INSERT (rows in the Values format, which are SQL
+//	             expressions, included)
 //	statements   list of statements, each with verb, tables, functions, text
 //	verbs        union of the statements' verbs ("select", "insert", "drop", …)
 //	tables       union of the tables named ("db.table" when qualified)
@@ -50,6 +52,7 @@ type Query struct {
 
 	Params    url.Values          // URL parameters without the agent's credentials
 	Header    map[string][]string // the headers the decoder read
+	head      string              // the SQL parsed for the statements: up to INSERT data
 	valuesSQL string              // INSERT ... VALUES with its rows, for parsing
 	fromParam bool                // the query came (partly) in the URL
 	fromBody  bool                // the query came (partly) in the body
@@ -172,14 +175,33 @@ func (q *Query) MarshalJSON() ([]byte, error) {
 
 // Raw is a ClickHouse request as recorded for replay by `ward test`: the
 // endpoint, the request line without the agent's credentials, the headers
-// the decoder reads, and the body up to the data of an INSERT (rows in the
-// Values format are kept: they are parsed).
+// the decoder reads, and the query up to the data of an INSERT (rows in
+// the Values format are kept: they are parsed). InsertData records that
+// other rows followed; they are not kept, and replay stands a placeholder
+// row in for them.
 type Raw struct {
-	Endpoint string              `json:"endpoint"`
-	Method   string              `json:"method"`
-	Target   string              `json:"target"`
-	Headers  map[string][]string `json:"headers,omitempty"`
-	Body     string              `json:"body,omitempty"`
+	Endpoint   string              `json:"endpoint"`
+	Method     string              `json:"method"`
+	Target     string              `json:"target"`
+	Headers    map[string][]string `json:"headers,omitempty"`
+	Body       string              `json:"body,omitempty"`
+	InsertData bool                `json:"insert_data,omitempty"`
+}
+
+// dataPlaceholder stands in for INSERT rows that were not recorded.
+const dataPlaceholder = "\n(rows not recorded)\n"
+
+// Input turns a recorded request back into decoder input.
+func (raw *Raw) Input() *Input {
+	h := make(http.Header, len(raw.Headers))
+	for k, v := range raw.Headers {
+		h[http.CanonicalHeaderKey(k)] = v
+	}
+	body := raw.Body
+	if raw.InsertData {
+		body += dataPlaceholder
+	}
+	return &Input{Method: raw.Method, Target: raw.Target, Header: h, Body: []byte(body)}
 }
 
 // Raw returns the request as recorded for fixtures.
@@ -190,8 +212,8 @@ func (q *Query) Raw(endpoint string) *Raw {
 	}
 	raw := &Raw{Endpoint: endpoint, Method: q.Method, Target: "/", Headers: q.Header}
 	sql := q.SQL
-	if q.valuesSQL != "" {
-		sql = q.valuesSQL
+	if q.InsertData && q.valuesSQL == "" {
+		raw.InsertData = true
 	}
 	if q.fromBody || !q.fromParam {
 		// Replay the query from the body: the same text reaches the parser.

@@ -116,11 +116,7 @@ func decodeFixture(p *policy.Policy, data json.RawMessage) (*policy.Endpoint, ac
 	if err != nil {
 		return nil, nil, err
 	}
-	h := make(http.Header, len(raw.Headers))
-	for k, v := range raw.Headers {
-		h[http.CanonicalHeaderKey(k)] = v
-	}
-	q, err := Decode(&Input{Method: raw.Method, Target: raw.Target, Header: h, Body: []byte(raw.Body)})
+	q, err := Decode(raw.Input())
 	if err != nil {
 		return nil, nil, err
 	}
