@@ -6,6 +6,7 @@
 package kubetest
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
 	"io"
@@ -44,6 +45,9 @@ func New(t testing.TB) *APIServer {
 	s := &APIServer{Pods: []string{"web-0"}}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.Server.EnableHTTP2 = true
+	// Ask for (but do not require) a client certificate, so tests can see
+	// which one the gateway presents.
+	s.Server.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
 	s.Server.StartTLS()
 	t.Cleanup(s.Close)
 	return s
