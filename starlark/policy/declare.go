@@ -42,6 +42,16 @@ func (d *declarations) finish() error {
 			seen[hp] = ep.Name
 		}
 	}
+	ports := map[int]string{}
+	for _, ep := range d.policy.Endpoints {
+		if ep.Port == 0 {
+			continue
+		}
+		if other, ok := ports[ep.Port]; ok {
+			return fmt.Errorf("port %d is declared by both endpoint %q and endpoint %q", ep.Port, other, ep.Name)
+		}
+		ports[ep.Port] = ep.Name
+	}
 	return nil
 }
 
