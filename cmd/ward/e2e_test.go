@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -128,6 +129,26 @@ func TestE2EThroughCurl(t *testing.T) {
 		if code == 0 || !strings.Contains(out, "403") {
 			t.Fatalf("curl %d: %s", code, out)
 		}
+	})
+
+	t.Run("ward log --follow prints new actions as they happen", func(t *testing.T) {
+		cmd := exec.Command(wardBin, "log", "--state-dir", e.state, "--follow", "--json", "-n", "0")
+		out := &lockedBuffer{}
+		cmd.Stdout = out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		time.Sleep(300 * time.Millisecond)
+		e.curl(t, e.url("/followed"))
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(out.String(), "/followed") {
+			if time.Now().After(deadline) {
+				t.Fatalf("ward log --follow did not show the new action:\n%s", out)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		_ = cmd.Process.Signal(syscall.SIGINT)
 	})
 
 	t.Run("ward log and ward fixture; ward test replays the fixture", func(t *testing.T) {
