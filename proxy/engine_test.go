@@ -14,7 +14,6 @@ import (
 	"github.com/wardproject/ward/starlark/policy"
 )
 
-
 func newEngine(t *testing.T, src string) (*Engine, *audit.Journal, *Snapshot) {
 	t.Helper()
 	dir := t.TempDir()
