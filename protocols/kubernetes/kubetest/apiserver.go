@@ -36,12 +36,21 @@ type APIServer struct {
 	*httptest.Server
 	mu       sync.Mutex
 	received []Received
+	noRecord bool
 	// Pods are the pod names in every namespace; default ["web-0"].
 	Pods []string
 }
 
 // New starts a fake API server; it is closed when the test ends.
 func New(t testing.TB) *APIServer {
+	s := Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a fake API server outside a test (for benchmarks); Close
+// stops it.
+func Start() *APIServer {
 	s := &APIServer{Pods: []string{"web-0"}}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.Server.EnableHTTP2 = true
@@ -49,7 +58,6 @@ func New(t testing.TB) *APIServer {
 	// which one the gateway presents.
 	s.Server.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
 	s.Server.StartTLS()
-	t.Cleanup(s.Close)
 	return s
 }
 
@@ -71,11 +79,22 @@ func (s *APIServer) Reset() {
 // file's path, for a policy's ca = secrets.file(...).
 func (s *APIServer) WriteCA(t testing.TB, dir string) string {
 	path := filepath.Join(dir, "cluster-ca.pem")
-	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
-	if err := os.WriteFile(path, data, 0o600); err != nil {
+	if err := os.WriteFile(path, s.CAPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// CAPEM is the server's certificate as PEM.
+func (s *APIServer) CAPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})
+}
+
+// Record turns recording of requests on or off (benchmarks turn it off).
+func (s *APIServer) Record(on bool) {
+	s.mu.Lock()
+	s.noRecord = !on
+	s.mu.Unlock()
 }
 
 func (s *APIServer) serve(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +107,9 @@ func (s *APIServer) serve(w http.ResponseWriter, r *http.Request) {
 		rec.Body = string(body)
 	}
 	s.mu.Lock()
-	s.received = append(s.received, rec)
+	if !s.noRecord {
+		s.received = append(s.received, rec)
+	}
 	s.mu.Unlock()
 	s.route(w, r)
 }
