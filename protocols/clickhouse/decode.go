@@ -60,6 +60,9 @@ func Decode(in *Input) (*Query, error) {
 	if err := checkEncoding(in.Header, params); err != nil {
 		return nil, err
 	}
+	if httprelay.IsUpgrade(in.Header) {
+		return nil, httprelay.Refuse("upgrade to %q: ClickHouse's HTTP interface has no upgrades", in.Header.Get("Upgrade"))
+	}
 	for _, k := range credentialParams {
 		params.Del(k)
 	}
