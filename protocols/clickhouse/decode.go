@@ -6,6 +6,7 @@
 package clickhouse
 
 import (
+	"cmp"
 	"mime"
 	"net/http"
 	"net/url"
@@ -69,6 +70,9 @@ func Decode(in *Input) (*Query, error) {
 	q := &Query{Method: in.Method, Params: params, Header: decodedHeaders(in.Header),
 		Settings: map[string]string{}, QueryParams: map[string]string{}}
 	if err := q.split(params.Get("query"), in.Body, in.BodyTruncated); err != nil {
+		return nil, err
+	}
+	if err := checkTokens(cmp.Or(q.valuesSQL, q.head)); err != nil {
 		return nil, err
 	}
 	a, err := analyze(q.head)

@@ -1,0 +1,43 @@
+package clickhouse_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// secretValue sits in a table the e2e policy denies; no request may read it.
+const secretValue = "s3cr3t-row-value"
+
+// TestClickHouseLexicalSmugglingRefused sends queries that the SQL parser
+// and ClickHouse tokenize differently: the parser reads a harmless string
+// where ClickHouse reads a subquery of the denied table. Each must be
+// refused before it reaches ClickHouse.
+func TestClickHouseLexicalSmugglingRefused(t *testing.T) {
+	h := start(t)
+	h.ch.MustQuery(t, "CREATE TABLE secrets (v String) ENGINE = Memory")
+	h.ch.MustQuery(t, "INSERT INTO secrets VALUES ('"+secretValue+"')")
+	if code, body := h.curl("warehouse", "WARD/", "--data-binary", "SELECT v FROM secrets"); code != 403 {
+		t.Fatalf("the plain read of secrets was not denied: %d %s", code, body)
+	}
+	cases := []struct{ name, sql string }{
+		{"backslash in a back-quoted identifier", "SELECT 1 AS `a\\`, 'q`, v FROM secrets --'"},
+		{"backslash in a double-quoted identifier", `SELECT 1 AS "a\", 'q", v FROM secrets --'`},
+		{"carriage return inside a line comment", "SELECT 'a' -- \r, 'b\n, v FROM secrets -- '"},
+		{"nested block comment", "SELECT 'a' /* /* */ , '*/ , (SELECT v FROM secrets) --'"},
+		{"nested comment hides the data clause", "INSERT INTO t /* /* */ FORMAT TSV */ SELECT 1, v FROM secrets"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := h.curl("warehouse", "WARD/", "--data-binary", tc.sql)
+			if strings.Contains(body, secretValue) {
+				t.Fatalf("the secret row came back: status %d body %q", code, body)
+			}
+			if code != 400 || !strings.Contains(body, "(ACCESS_DENIED)") {
+				t.Fatalf("status %d body %q, want 400 ACCESS_DENIED", code, body)
+			}
+		})
+	}
+	if got := h.count(); got != "2" {
+		t.Fatalf("table t has %s rows; want 2", got)
+	}
+}
