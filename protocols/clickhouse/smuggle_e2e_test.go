@@ -37,6 +37,17 @@ func TestClickHouseLexicalSmugglingRefused(t *testing.T) {
 			}
 		})
 	}
+	// The right side of IN may name a table: ClickHouse reads it.
+	for _, sql := range []string{
+		"SELECT 1 WHERE '" + secretValue + "' IN secrets",
+		"SELECT '" + secretValue + "' IN (secrets)",
+		"SELECT '" + secretValue + "' NOT IN default.secrets",
+	} {
+		code, body := h.curl("warehouse", "WARD/", "--data-binary", sql)
+		if code != 403 || !strings.Contains(body, "the secrets table is off limits") {
+			t.Errorf("%s: status %d body %q, want the policy's denial", sql, code, body)
+		}
+	}
 	if got := h.count(); got != "2" {
 		t.Fatalf("table t has %s rows; want 2", got)
 	}
