@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/wardproject/ward/protocols/action"
+	"github.com/wardproject/ward/protocols/httprelay"
 	"github.com/wardproject/ward/proxy"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/starlark/policy"
@@ -86,6 +87,7 @@ func (p *Proxy) handle(w http.ResponseWriter, r *http.Request, snap *proxy.Snaps
 	// The agent's proxy credential and whatever it put in the injection
 	// slot never go further.
 	r.Header.Del("Proxy-Authorization")
+	httprelay.DropConnectionHeaders(r.Header)
 	if ep.Inject != nil {
 		r.Header.Del(ep.Inject.Header)
 	}

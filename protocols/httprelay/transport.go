@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -89,6 +90,21 @@ func IsUpgrade(h http.Header) bool {
 		}
 	}
 	return false
+}
+
+// DropConnectionHeaders removes the headers that h's Connection header
+// names, as the relay does before forwarding (they are hop-by-hop), so that
+// a decoder reads the headers the upstream will get: "Connection:
+// Impersonate-User" must not show the policy an impersonation that never
+// reaches the API server. Upgrade stays: the relay forwards it.
+func DropConnectionHeaders(h http.Header) {
+	for _, v := range slices.Clone(h["Connection"]) {
+		for _, tok := range strings.Split(v, ",") {
+			if name := strings.TrimSpace(tok); name != "" && !strings.EqualFold(name, "upgrade") {
+				h.Del(name)
+			}
+		}
+	}
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
