@@ -234,8 +234,13 @@ func (r *Request) parseBody(contentType string) error {
 	return nil
 }
 
-// bodyFormat names the encoding of a body of the given Content-Type.
+// bodyFormat names the encoding of a body of the given Content-Type. The
+// API server decodes a body without Content-Type as JSON, its first
+// supported media type.
 func bodyFormat(contentType string) string {
+	if contentType == "" {
+		return "json"
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return "other"
