@@ -61,6 +61,9 @@ func Decode(in *Input) (*Query, error) {
 	if err := checkEncoding(in.Header, params); err != nil {
 		return nil, err
 	}
+	if err := checkHeaderParams(in.Header, params); err != nil {
+		return nil, err
+	}
 	if httprelay.IsUpgrade(in.Header) {
 		return nil, httprelay.Refuse("upgrade to %q: ClickHouse's HTTP interface has no upgrades", in.Header.Get("Upgrade"))
 	}
@@ -102,6 +105,22 @@ func checkEncoding(h http.Header, params url.Values) error {
 	}
 	if mt, _, _ := mime.ParseMediaType(h.Get("Content-Type")); strings.HasPrefix(mt, "multipart/") {
 		return httprelay.Refuse("external data (multipart bodies) is not supported")
+	}
+	return nil
+}
+
+// headerParams are the URL parameters that a header may also give. Newer
+// ClickHouse takes the header, older versions (18.16) the parameter.
+var headerParams = map[string]string{"database": "X-Clickhouse-Database", "default_format": "X-Clickhouse-Format"}
+
+// checkHeaderParams refuses a request that gives one of headerParams both
+// ways with different values: which one counts depends on the server's
+// version.
+func checkHeaderParams(h http.Header, params url.Values) error {
+	for param, header := range headerParams {
+		if v, hv := params.Get(param), h.Get(header); v != "" && hv != "" && v != hv {
+			return httprelay.Refuse("%s %q and %s %q disagree (ClickHouse versions differ on which counts)", param, v, header, hv)
+		}
 	}
 	return nil
 }
