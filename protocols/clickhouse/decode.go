@@ -7,7 +7,6 @@ package clickhouse
 
 import (
 	"cmp"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -103,7 +102,9 @@ func checkEncoding(h http.Header, params url.Values) error {
 	if v := params.Get("decompress"); v != "" && v != "0" {
 		return httprelay.Refuse("compressed request bodies (decompress=%s) are not supported", v)
 	}
-	if mt, _, _ := mime.ParseMediaType(h.Get("Content-Type")); strings.HasPrefix(mt, "multipart/") {
+	// ClickHouse tests the raw value's prefix: a Content-Type that a MIME
+	// parser rejects (a repeated boundary, say) is still multipart to it.
+	if ct := strings.ToLower(strings.TrimSpace(h.Get("Content-Type"))); strings.HasPrefix(ct, "multipart/") {
 		return httprelay.Refuse("external data (multipart bodies) is not supported")
 	}
 	return nil

@@ -48,6 +48,16 @@ func TestClickHouseLexicalSmugglingRefused(t *testing.T) {
 			t.Errorf("%s: status %d body %q, want the policy's denial", sql, code, body)
 		}
 	}
+	// ClickHouse takes any Content-Type starting with multipart/form-data
+	// for external data and adds the body's "query" field to the query;
+	// Go's MIME parser rejects a duplicate boundary parameter.
+	form := "--a\r\nContent-Disposition: form-data; name=query\r\nX: */ '\r\n\r\n*/ v FROM secrets --'\r\n--a--\r\n"
+	for _, ct := range []string{"multipart/form-data; boundary=a; boundary=b", "multipart/form-data; boundary=a", "Multipart/Form-Data;boundary=a"} {
+		code, body := h.curl("warehouse", "WARD/?query=SELECT%201,%20/*", "-H", "Content-Type: "+ct, "--data-binary", form)
+		if strings.Contains(body, secretValue) || code != 400 {
+			t.Errorf("Content-Type %s: status %d body %q, want 400 without the secret", ct, code, body)
+		}
+	}
 	if got := h.count(); got != "2" {
 		t.Fatalf("table t has %s rows; want 2", got)
 	}
