@@ -35,9 +35,44 @@ var reservedParams = map[string]bool{
 	"wait_end_of_query": true, "stacktrace": true,
 }
 
-// credentialParams are the agent's credentials in the URL: removed before
-// anything is recorded or forwarded.
-var credentialParams = []string{"user", "password"}
+// isCredentialParam reports whether a URL parameter is one of the agent's
+// credentials (user, password; ClickHouse reads parameter names in any
+// case): removed before anything is recorded or forwarded.
+func isCredentialParam(name string) bool {
+	return strings.EqualFold(name, "user") || strings.EqualFold(name, "password")
+}
+
+// dropCredentials removes the credential parameters from params.
+func dropCredentials(params url.Values) (changed bool) {
+	for k := range params {
+		if isCredentialParam(k) {
+			delete(params, k)
+			changed = true
+		}
+	}
+	return changed
+}
+
+// RedactTarget is target without the agent's credential parameters, for
+// the audit record of a request refused before it could be decoded. The
+// query string is split as it is sent, so a malformed one is redacted too.
+func RedactTarget(target string) string {
+	path, query, ok := strings.Cut(target, "?")
+	if !ok {
+		return target
+	}
+	kept := []string{}
+	for _, part := range strings.Split(query, "&") {
+		name, _, _ := strings.Cut(part, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if !isCredentialParam(name) {
+			kept = append(kept, part)
+		}
+	}
+	return path + "?" + strings.Join(kept, "&")
+}
 
 // Decode checks in and turns it into the facts hooks see. A query that
 // cannot be parsed, or that ClickHouse could read differently from the
@@ -66,9 +101,7 @@ func Decode(in *Input) (*Query, error) {
 	if httprelay.IsUpgrade(in.Header) {
 		return nil, httprelay.Refuse("upgrade to %q: ClickHouse's HTTP interface has no upgrades", in.Header.Get("Upgrade"))
 	}
-	for _, k := range credentialParams {
-		params.Del(k)
-	}
+	dropCredentials(params)
 	q := &Query{Method: in.Method, Params: params, Header: decodedHeaders(in.Header),
 		Settings: map[string]string{}, QueryParams: map[string]string{}}
 	if err := q.split(params.Get("query"), in.Body, in.BodyTruncated); err != nil {

@@ -77,18 +77,12 @@ func stripCredentials(out *http.Request) {
 	for _, h := range []string{"Authorization", "Proxy-Authorization", "X-Clickhouse-User", "X-Clickhouse-Key"} {
 		out.Header.Del(h)
 	}
-	q := out.URL.Query()
-	changed := false
-	for _, k := range credentialParams {
-		if q.Has(k) {
-			q.Del(k)
-			changed = true
-		}
-	}
-	if changed {
+	if q := out.URL.Query(); dropCredentials(q) {
 		out.URL.RawQuery = q.Encode()
 	}
 }
+
+func (protocol) RedactTarget(target string) string { return RedactTarget(target) }
 
 func (protocol) WriteError(w http.ResponseWriter, e httprelay.Error) {
 	WriteException(w, e)
@@ -159,3 +153,5 @@ func buildUpstreams(snap *proxy.Snapshot) (upstreams, error) {
 	}
 	return u, nil
 }
+
+var _ httprelay.TargetRedactor = protocol{}

@@ -1,6 +1,7 @@
 package clickhouse_test
 
 import (
+	"github.com/wardproject/ward/protocols/clickhouse/clickhousetest"
 	"strings"
 	"testing"
 )
@@ -60,5 +61,29 @@ func TestClickHouseLexicalSmugglingRefused(t *testing.T) {
 	}
 	if got := h.count(); got != "2" {
 		t.Fatalf("table t has %s rows; want 2", got)
+	}
+}
+
+// TestRefusedRequestDoesNotRecordCredentials: a request ward refuses is
+// recorded with its request-target, which must not keep the password the
+// agent put in the URL (here the real one).
+func TestRefusedRequestDoesNotRecordCredentials(t *testing.T) {
+	h := start(t)
+	code, _ := h.curl("warehouse", "WARD/?user=ward&Password="+clickhousetest.Password+"&password="+clickhousetest.Password, "--data-binary", "SELEKT 1")
+	if code != 400 {
+		t.Fatalf("status %d, want 400", code)
+	}
+	code, _ = h.curl("warehouse", "WARD/?password="+clickhousetest.Password+"&query=%zz")
+	if code != 400 {
+		t.Fatalf("status %d, want 400", code)
+	}
+	recs := h.records()
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
+	}
+	for _, rec := range recs {
+		if strings.Contains(string(rec.Facts)+rec.Summary+string(rec.Raw), clickhousetest.Password) {
+			t.Errorf("audit record %s holds the password: %s", rec.ID, rec.Facts)
+		}
 	}
 }
