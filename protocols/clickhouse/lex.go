@@ -100,6 +100,11 @@ func (l *lexer) skip() bool {
 	return true
 }
 
+// maxNesting is the deepest bracket nesting the parser is given: it
+// recurses per level, and a stack overflow would end the gateway.
+// ClickHouse's own max_parser_depth defaults to 1000.
+const maxNesting = 1000
+
 // checkTokens refuses SQL that the SQL parser and ClickHouse could
 // tokenize differently, so that the statements the parser analyses are the
 // ones ClickHouse runs:
@@ -113,12 +118,26 @@ func (l *lexer) skip() bool {
 //     parser (and older ClickHouse) end them at the first "*/";
 //   - '$' outside strings: newer ClickHouse reads $tag$ … $tag$ as a
 //     string, the parser as identifiers;
-//   - an unterminated comment, string or quoted identifier.
+//   - an unterminated comment, string or quoted identifier;
+//   - brackets nested deeper than maxNesting.
 func checkTokens(sql string) error {
 	l := &lexer{s: sql}
+	depth := 0
 	for {
-		if _, ok := l.next(); !ok {
+		t, ok := l.next()
+		if !ok {
 			break
+		}
+		if t.kind != 'p' {
+			continue
+		}
+		switch sql[t.start] {
+		case '(', '[', '{':
+			if depth++; depth > maxNesting {
+				return httprelay.Refuse("the query is nested deeper than %d brackets", maxNesting)
+			}
+		case ')', ']', '}':
+			depth--
 		}
 	}
 	switch {

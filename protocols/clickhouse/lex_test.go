@@ -60,3 +60,22 @@ func TestDecodeRefusesAmbiguousTokens(t *testing.T) {
 		t.Errorf("TSV rows are data, not SQL, yet: %v", err)
 	}
 }
+
+// TestDecodeRefusesDeepNesting: the parser recurses per bracket; a body of
+// a million '(' overflowed the stack, which kills the whole gateway.
+func TestDecodeRefusesDeepNesting(t *testing.T) {
+	for _, sql := range []string{
+		"SELECT " + strings.Repeat("(", 1<<20),
+		"SELECT " + strings.Repeat("f(", 1<<19) + "1" + strings.Repeat(")", 1<<19),
+		"INSERT INTO t VALUES (" + strings.Repeat("[", 2000) + "1" + strings.Repeat("]", 2000) + ")",
+	} {
+		_, err := Decode(&Input{Method: http.MethodPost, Target: "/", Header: http.Header{}, Body: []byte(sql)})
+		if err == nil || !strings.Contains(err.Error(), "nested deeper than") {
+			t.Errorf("%.30q…: got %v, want a nesting refusal", sql, err)
+		}
+	}
+	ok := "SELECT " + strings.Repeat("(", maxNesting) + "1" + strings.Repeat(")", maxNesting)
+	if _, err := Decode(&Input{Method: http.MethodPost, Target: "/", Header: http.Header{}, Body: []byte(ok)}); err != nil {
+		t.Errorf("%d levels: %v", maxNesting, err)
+	}
+}
