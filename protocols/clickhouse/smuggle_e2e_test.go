@@ -1,19 +1,21 @@
 package clickhouse_test
 
 import (
-	"github.com/wardproject/ward/protocols/clickhouse/clickhousetest"
 	"strings"
 	"testing"
+
+	"github.com/wardproject/ward/protocols/clickhouse/clickhousetest"
 )
 
 // secretValue sits in a table the e2e policy denies; no request may read it.
 const secretValue = "s3cr3t-row-value"
 
-// TestClickHouseLexicalSmugglingRefused sends queries that the SQL parser
-// and ClickHouse tokenize differently: the parser reads a harmless string
-// where ClickHouse reads a subquery of the denied table. Each must be
-// refused before it reaches ClickHouse.
-func TestClickHouseLexicalSmugglingRefused(t *testing.T) {
+// TestClickHouseHiddenReadsOfADeniedTableFail sends queries that read a
+// denied table in ways the facts once missed: tokens the SQL parser and
+// ClickHouse read differently (the parser saw a harmless string where
+// ClickHouse read the table), a table on the right of IN, and a form body
+// ClickHouse takes as external data. None may return the secret row.
+func TestClickHouseHiddenReadsOfADeniedTableFail(t *testing.T) {
 	h := start(t)
 	h.ch.MustQuery(t, "CREATE TABLE secrets (v String) ENGINE = Memory")
 	h.ch.MustQuery(t, "INSERT INTO secrets VALUES ('"+secretValue+"')")
