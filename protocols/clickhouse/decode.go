@@ -123,6 +123,9 @@ func Decode(in *Input) (*Query, error) {
 		return nil, httprelay.Refuse("empty query")
 	}
 	q.facts(a, params, in.Header)
+	if d, ok := q.Settings["dialect"]; ok && !strings.EqualFold(d, "clickhouse") {
+		return nil, httprelay.Refuse("dialect %q: only ClickHouse SQL is parsed", d)
+	}
 	return q, nil
 }
 
