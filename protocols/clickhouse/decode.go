@@ -92,17 +92,18 @@ func Decode(in *Input) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkEncoding(in.Header, params); err != nil {
+	header := httprelay.ForwardedHeaders(in.Header)
+	if err := checkEncoding(header, params); err != nil {
 		return nil, err
 	}
-	if err := checkHeaderParams(in.Header, params); err != nil {
+	if err := checkHeaderParams(header, params); err != nil {
 		return nil, err
 	}
-	if httprelay.IsUpgrade(in.Header) {
-		return nil, httprelay.Refuse("upgrade to %q: ClickHouse's HTTP interface has no upgrades", in.Header.Get("Upgrade"))
+	if httprelay.IsUpgrade(header) {
+		return nil, httprelay.Refuse("upgrade to %q: ClickHouse's HTTP interface has no upgrades", header.Get("Upgrade"))
 	}
 	dropCredentials(params)
-	q := &Query{Method: in.Method, Params: params, Header: decodedHeaders(in.Header),
+	q := &Query{Method: in.Method, Params: params, Header: decodedHeaders(header),
 		Settings: map[string]string{}, QueryParams: map[string]string{}}
 	if err := q.split(params.Get("query"), in.Body, in.BodyTruncated); err != nil {
 		return nil, err
@@ -122,7 +123,7 @@ func Decode(in *Input) (*Query, error) {
 	if len(a.statements) == 0 {
 		return nil, httprelay.Refuse("empty query")
 	}
-	q.facts(a, params, in.Header)
+	q.facts(a, params, header)
 	if d, ok := q.Settings["dialect"]; ok && !strings.EqualFold(d, "clickhouse") {
 		return nil, httprelay.Refuse("dialect %q: only ClickHouse SQL is parsed", d)
 	}

@@ -85,7 +85,6 @@ func (p *Proxy) handle(w http.ResponseWriter, r *http.Request, snap *proxy.Snaps
 	// The agent's proxy credential and whatever it put in the injection
 	// slot never go further.
 	r.Header.Del("Proxy-Authorization")
-	httprelay.DropConnectionHeaders(r.Header)
 	if ep.Inject != nil {
 		r.Header.Del(ep.Inject.Header)
 	}

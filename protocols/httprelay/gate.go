@@ -139,7 +139,6 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Reason: fmt.Sprintf("endpoint %s is no longer declared as %s", g.endpoint, g.proto.Name())})
 		return
 	}
-	DropConnectionHeaders(r.Header)
 	in := &Request{Request: r}
 	prefix, err := ReadPrefix(r.Body, ep.BodyLimit)
 	if err != nil {

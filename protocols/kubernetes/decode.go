@@ -92,10 +92,11 @@ func Decode(in *Input) (*Request, error) {
 	if err := req.streamOptions(query); err != nil {
 		return nil, err
 	}
-	if err := req.headers(in.Header); err != nil {
+	header := httprelay.ForwardedHeaders(in.Header)
+	if err := req.headers(header); err != nil {
 		return nil, err
 	}
-	if err := req.parseBody(in.Header.Get("Content-Type")); err != nil {
+	if err := req.parseBody(header.Get("Content-Type")); err != nil {
 		return nil, err
 	}
 	return req, nil
