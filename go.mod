@@ -3,7 +3,9 @@ module github.com/wardproject/ward
 go 1.26.8
 
 require (
+	github.com/pganalyze/pg_query_go/v6 v6.2.5
 	go.starlark.net v0.0.0-20260908191801-89a6a09411d5
+	google.golang.org/protobuf v1.36.11
 	modernc.org/sqlite v1.62.0
 )
 
