@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/wardproject/ward/protocols/postgres"
 	"github.com/wardproject/ward/starlark/policy"
 )
 
@@ -30,6 +31,9 @@ type endpointListener struct {
 // protocol that listens on its own port is wired here.
 func (g *Gateway) newServer(ep *policy.Endpoint) (endpointServer, error) {
 	switch ep.Protocol {
+	case "postgres":
+		return &postgres.Server{Engine: g.engine, Endpoint: ep.Name, Analyzer: g.sql, CA: g.ca,
+			Logger: g.logger, Identify: g.opts.PostgresIdentify}, nil
 	}
 	return nil, fmt.Errorf("endpoint %s: protocol %s does not listen on a port", ep.Name, ep.Protocol)
 }

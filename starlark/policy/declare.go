@@ -17,8 +17,9 @@ type declarations struct {
 
 func (d *declarations) builtins() starlark.StringDict {
 	return starlark.StringDict{
-		"gateway": starlark.NewBuiltin("gateway", d.gateway),
-		"http":    starlark.NewBuiltin("http", d.http),
+		"gateway":  starlark.NewBuiltin("gateway", d.gateway),
+		"http":     starlark.NewBuiltin("http", d.http),
+		"postgres": starlark.NewBuiltin("postgres", d.postgres),
 	}
 }
 

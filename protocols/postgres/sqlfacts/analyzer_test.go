@@ -53,7 +53,9 @@ func TestCacheKeepsSensitiveLiterals(t *testing.T) {
 		{"query_to_xml", "SELECT query_to_xml('SELECT 1', true, false, '')", "SELECT query_to_xml('SELECT * FROM secrets', true, false, '')",
 			func(a *Analysis) bool { return len(a.Tables) == 1 && a.Tables[0] == "secrets" }},
 		{"copy program", "COPY t TO PROGRAM 'true'", "COPY t TO PROGRAM 'rm -rf /'",
-			func(a *Analysis) bool { return a.Statements[0].CopyTarget == "program" && strings.Contains(a.Statements[0].Text, "rm") }},
+			func(a *Analysis) bool {
+				return a.Statements[0].CopyTarget == "program" && strings.Contains(a.Statements[0].Text, "rm")
+			}},
 		{"set value", "SET client_encoding = 'UTF8'", "SET client_encoding = 'SJIS'", nil},
 	}
 	for _, c := range cases {

@@ -13,8 +13,8 @@ type span struct {
 
 // scanLiterals finds the literals of sql that the cache key may abstract,
 // lexing as the server does with standard_conforming_strings on: comments
-// (nested /* */ and --), quoted identifiers, dollar quotes, E'' B'' X''
-// N'' and U&'' strings are skipped whole and stay in the key verbatim.
+// (nested /* */ and --), quoted identifiers, dollar quotes, E” B” X”
+// N” and U&” strings are skipped whole and stay in the key verbatim.
 // It returns false when the text does not lex (an unterminated string or
 // comment); such text is analysed without the cache.
 func scanLiterals(sql string, spans []span) ([]span, bool) {
@@ -100,7 +100,7 @@ func skipWord(sql string, i int) (int, bool) {
 }
 
 // skipString skips a string literal starting at the quote at i. In an
-// extended (E'') string a backslash escapes the next byte.
+// extended (E”) string a backslash escapes the next byte.
 func skipString(sql string, i int, extended bool) (int, bool) {
 	for j := i + 1; j < len(sql); j++ {
 		switch sql[j] {

@@ -65,3 +65,24 @@ func (a *Analysis) Prepare() *Statement {
 	s.finish()
 	return s
 }
+
+// FromStatements builds an analysis of the given statements.
+func FromStatements(stmts ...Statement) *Analysis {
+	a := &Analysis{Statements: stmts}
+	a.union()
+	return a
+}
+
+// Merge returns a statement with the facts of both a and b, for a name
+// that may hold either.
+func Merge(a, b *Statement) *Statement {
+	out := *a
+	out.Text = b.Text
+	out.absorb(b, true)
+	out.finish()
+	return &out
+}
+
+// DynamicSettings reports whether running s may change a run-time
+// parameter whose name is only known when it runs.
+func (s *Statement) DynamicSettings() bool { return s.dynamicSettings }
