@@ -15,36 +15,36 @@ type Statement struct {
 	// Verbs is Verb plus the kind of every statement it would run: the DML
 	// of a data-modifying CTE, the statements of a DO body, the target of
 	// EXPLAIN ANALYZE, PREPARE or EXECUTE, nested SELECTs.
-	Verbs []string `json:"verbs"`
+	Verbs []string `json:"verbs,omitempty"`
 	// Text is the statement's text as sent, without the separating ';'.
 	Text string `json:"text"`
 	// Tables are the relations it names, lowercase and without schema;
 	// QualifiedTables keeps the names as written (schema.table).
-	Tables          []string `json:"tables"`
-	QualifiedTables []string `json:"qualified_tables"`
+	Tables          []string `json:"tables,omitempty"`
+	QualifiedTables []string `json:"qualified_tables,omitempty"`
 	// Functions are the functions the server would call, lowercase and
 	// without schema; QualifiedFunctions keeps them as written.
-	Functions          []string `json:"functions"`
-	QualifiedFunctions []string `json:"qualified_functions"`
+	Functions          []string `json:"functions,omitempty"`
+	QualifiedFunctions []string `json:"qualified_functions,omitempty"`
 	// Operators are the operators used (each is implemented by a function
 	// that the catalog names), as written, e.g. "+", "~~", "pg_catalog.=".
-	Operators []string `json:"operators"`
+	Operators []string `json:"operators,omitempty"`
 	// Writes is true when executing the statement would change data,
 	// schema, privileges, server configuration or the session's role.
-	Writes bool `json:"writes"`
+	Writes bool `json:"writes,omitempty"`
 	// CopyTarget is "program", "file", "stdin" or "stdout" for COPY.
 	CopyTarget string `json:"copy_target,omitempty"`
 	// ExplainAnalyze is true when EXPLAIN really executes its statement.
-	ExplainAnalyze bool `json:"explain_analyze"`
+	ExplainAnalyze bool `json:"explain_analyze,omitempty"`
 	// Settings are the run-time parameters the statement changes; "*"
 	// stands for a name that is not a constant (or every parameter).
-	Settings []string `json:"settings"`
+	Settings []string `json:"settings,omitempty"`
 	// Locking lists row-locking clauses: "for update", "for no key update",
 	// "for share", "for key share".
-	Locking []string `json:"locking"`
+	Locking []string `json:"locking,omitempty"`
 	// Creates lists relations created by the statement (SELECT INTO,
 	// CREATE TABLE [AS], CREATE [MATERIALIZED] VIEW, CREATE SEQUENCE).
-	Creates []string `json:"creates"`
+	Creates []string `json:"creates,omitempty"`
 	// Prepares is the name a PREPARE defines; Executes lists the prepared
 	// statements it runs (EXECUTE, CREATE TABLE AS EXECUTE, EXPLAIN ANALYZE
 	// EXECUTE). A session resolves them with Analysis.Resolve.
@@ -67,14 +67,14 @@ type Statement struct {
 // Analysis is the facts of one message: its statements and their unions.
 type Analysis struct {
 	Statements         []Statement `json:"statements"`
-	Verbs              []string    `json:"verbs"`
-	Tables             []string    `json:"tables"`
-	QualifiedTables    []string    `json:"qualified_tables"`
-	Functions          []string    `json:"functions"`
-	QualifiedFunctions []string    `json:"qualified_functions"`
-	Operators          []string    `json:"operators"`
-	Settings           []string    `json:"settings"`
-	Writes             bool        `json:"writes"`
+	Verbs              []string    `json:"verbs,omitempty"`
+	Tables             []string    `json:"tables,omitempty"`
+	QualifiedTables    []string    `json:"qualified_tables,omitempty"`
+	Functions          []string    `json:"functions,omitempty"`
+	QualifiedFunctions []string    `json:"qualified_functions,omitempty"`
+	Operators          []string    `json:"operators,omitempty"`
+	Settings           []string    `json:"settings,omitempty"`
+	Writes             bool        `json:"writes,omitempty"`
 }
 
 // DynamicSettings reports whether a statement may change a run-time
