@@ -53,7 +53,9 @@ postgres(name = "db", port = 0, upstream = "127.0.0.1:1", user = "u", tls = "dis
 	f.Cleanup(func() { j.Close(); store.Close() })
 	return &Server{Engine: proxy.NewEngine(j, snap, slog.New(slog.DiscardHandler)), Endpoint: "db",
 		Analyzer: sqlfacts.NewAnalyzer(100, 1<<20), Logger: slog.New(slog.DiscardHandler),
-		Dial: func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("no upstream in fuzzing") }}
+		Dial: func(context.Context, string, string) (net.Conn, error) {
+			return nil, errors.New("no upstream in fuzzing")
+		}}
 }
 
 // fuzzSession builds a session whose agent sends agentBytes and whose
