@@ -18,7 +18,9 @@ import (
 
 	"github.com/wardproject/ward/builtins"
 	"github.com/wardproject/ward/protocols/action"
+	"github.com/wardproject/ward/protocols/clickhouse"
 	"github.com/wardproject/ward/protocols/httpproxy"
+	"github.com/wardproject/ward/protocols/kubernetes"
 	"github.com/wardproject/ward/protocols/postgres"
 	"github.com/wardproject/ward/protocols/postgres/sqlfacts"
 	"github.com/wardproject/ward/proxy"
@@ -187,6 +189,12 @@ func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapsh
 		return nil, err
 	}
 	if err := httpproxy.Prepare(snap); err != nil {
+		return nil, err
+	}
+	if err := kubernetes.Prepare(snap); err != nil {
+		return nil, err
+	}
+	if err := clickhouse.Prepare(snap); err != nil {
 		return nil, err
 	}
 	g.redact.SetSecrets(snap.SecretValues())

@@ -7,6 +7,8 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/wardproject/ward/protocols/clickhouse"
+	"github.com/wardproject/ward/protocols/kubernetes"
 	"github.com/wardproject/ward/protocols/postgres"
 	"github.com/wardproject/ward/starlark/policy"
 )
@@ -34,6 +36,10 @@ func (g *Gateway) newServer(ep *policy.Endpoint) (endpointServer, error) {
 	case "postgres":
 		return &postgres.Server{Engine: g.engine, Endpoint: ep.Name, Analyzer: g.sql, CA: g.ca,
 			Logger: g.logger, Identify: g.opts.PostgresIdentify}, nil
+	case kubernetes.Protocol:
+		return kubernetes.NewServer(g.engine, g.ca, ep.Name, g.logger), nil
+	case clickhouse.Protocol:
+		return clickhouse.NewServer(g.engine, ep.Name, g.logger), nil
 	}
 	return nil, fmt.Errorf("endpoint %s: protocol %s does not listen on a port", ep.Name, ep.Protocol)
 }

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"github.com/wardproject/ward/protocols/clickhouse"
 	"github.com/wardproject/ward/protocols/httpproxy"
+	"github.com/wardproject/ward/protocols/kubernetes"
 	"github.com/wardproject/ward/protocols/postgres"
 	"github.com/wardproject/ward/protocols/postgres/sqlfacts"
 	"github.com/wardproject/ward/starlark/policytest"
@@ -12,5 +14,7 @@ func Protocols() []policytest.Protocol {
 	return []policytest.Protocol{
 		httpproxy.TestProtocol(),
 		postgres.TestProtocol(sqlfacts.NewAnalyzer(1000, 16<<20)),
+		kubernetes.TestProtocol(),
+		clickhouse.TestProtocol(),
 	}
 }

@@ -15,11 +15,24 @@ type declarations struct {
 	policy *Policy
 }
 
+// universe is what a policy file sees: the builtins and the declarations.
+func (d *declarations) universe() starlark.StringDict {
+	u := builtins.Universe()
+	for name, v := range d.builtins() {
+		u[name] = v
+	}
+	return u
+}
+
 func (d *declarations) builtins() starlark.StringDict {
 	return starlark.StringDict{
 		"gateway":  starlark.NewBuiltin("gateway", d.gateway),
 		"http":     starlark.NewBuiltin("http", d.http),
 		"postgres": starlark.NewBuiltin("postgres", d.postgres),
+
+		"kubernetes":  starlark.NewBuiltin("kubernetes", d.kubernetes),
+		"clickhouse":  starlark.NewBuiltin("clickhouse", d.clickhouse),
+		"client_cert": builtins.ClientCertBuiltin,
 	}
 }
 
@@ -38,6 +51,16 @@ func (d *declarations) finish() error {
 			}
 			seen[hp] = ep.Name
 		}
+	}
+	ports := map[int]string{}
+	for _, ep := range d.policy.Endpoints {
+		if ep.Port == 0 {
+			continue
+		}
+		if other, ok := ports[ep.Port]; ok {
+			return fmt.Errorf("port %d is declared by both endpoint %q and endpoint %q", ep.Port, other, ep.Name)
+		}
+		ports[ep.Port] = ep.Name
 	}
 	return nil
 }
