@@ -11,14 +11,9 @@ import (
 // BenchmarkSelectThroughWard is pgbench -S through an in-process gateway:
 // the same statement with a different literal each time.
 func BenchmarkSelectThroughWard(b *testing.B) {
-	t := &testing.T{}
-	_ = t
-	db := newDB(&testing.T{}, "scram")
-	if db == nil {
-		b.Skip("no database")
-	}
-	db.exec(&testing.T{}, "CREATE TABLE accounts_b (aid int PRIMARY KEY, abalance int); INSERT INTO accounts_b SELECT g, 0 FROM generate_series(1, 1000) g")
-	g := startGateway(&testing.T{}, db, "")
+	db := newDB(b, "scram")
+	db.exec(b, "CREATE TABLE accounts_b (aid int PRIMARY KEY, abalance int); INSERT INTO accounts_b SELECT g, 0 FROM generate_series(1, 1000) g")
+	g := startGateway(b, db, "")
 	c, err := pgx.Connect(context.Background(), g.url("default_query_exec_mode=simple_protocol"))
 	if err != nil {
 		b.Fatal(err)

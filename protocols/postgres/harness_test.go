@@ -27,7 +27,7 @@ import (
 const adminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // needService skips a test whose service is absent, but fails in CI.
-func needService(t *testing.T, what string, err error) {
+func needService(t testing.TB, what string, err error) {
 	t.Helper()
 	msg := fmt.Sprintf("%s is not available (%v); CI must provide it (see protocols/postgres/testdata/pg-auth-setup.sh)", what, err)
 	if os.Getenv("CI") == "true" {
@@ -44,7 +44,7 @@ type testDB struct {
 
 // newDB makes a database owned by a new role that must log in with method
 // ("scram", "md5" or "password") and drops both when the test ends.
-func newDB(t *testing.T, method string) *testDB {
+func newDB(t testing.TB, method string) *testDB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -89,7 +89,7 @@ func newDB(t *testing.T, method string) *testDB {
 
 // owner connects to the test database directly as its owner (with the
 // password), to set up tables and check effects.
-func (db *testDB) owner(t *testing.T) *pgx.Conn {
+func (db *testDB) owner(t testing.TB) *pgx.Conn {
 	t.Helper()
 	ctx := context.Background()
 	c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:%s@127.0.0.1:5432/%s?sslmode=disable", db.Role, db.Password, db.Name))
@@ -100,7 +100,7 @@ func (db *testDB) owner(t *testing.T) *pgx.Conn {
 	return c
 }
 
-func (db *testDB) exec(t *testing.T, sql string) {
+func (db *testDB) exec(t testing.TB, sql string) {
 	t.Helper()
 	c := db.owner(t)
 	if _, err := c.Exec(context.Background(), sql); err != nil {
@@ -116,7 +116,7 @@ func randHex(n int) string {
 
 // gw is an in-process gateway (the code path of `ward gateway`).
 type gw struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	gw   *gateway.Gateway
 	logs *syncBuffer
@@ -144,7 +144,7 @@ def check(q):
     return allow()
 `
 
-func startGateway(t *testing.T, db *testDB, policy string) *gw {
+func startGateway(t testing.TB, db *testDB, policy string) *gw {
 	t.Helper()
 	if policy == "" {
 		policy = `postgres(name = "db", port = 0, upstream = "127.0.0.1:5432", database = "DB_NAME",
