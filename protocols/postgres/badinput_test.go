@@ -14,7 +14,7 @@ import (
 
 // rawClient is a hand-driven protocol client.
 type rawClient struct {
-	t    *testing.T
+	t    testing.TB
 	conn net.Conn
 	fe   *pgproto3.Frontend
 }
