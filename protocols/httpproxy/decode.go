@@ -67,15 +67,16 @@ func Decode(in *Input, ep *policy.Endpoint) (*Request, error) {
 	if err != nil {
 		return nil, refuse("malformed query string: %v", err)
 	}
+	header := httprelay.ForwardedHeaders(in.Header)
 	for _, name := range methodOverrides {
-		if v := in.Header.Get(name); v != "" && v != in.Method {
+		if v := header.Get(name); v != "" && v != in.Method {
 			return nil, refuse("header %s asks for method %q on a %s request", name, v, in.Method)
 		}
 	}
 	req := &Request{
 		Method: in.Method, Scheme: in.Scheme, Host: in.Host, Port: in.Port,
 		Path: u.Path, RawPath: u.EscapedPath(), RawQuery: u.RawQuery, Query: query,
-		Header: factHeaders(in.Header, ep), Body: in.Body, BodyTruncated: in.BodyTruncated,
+		Header: factHeaders(header, ep), Body: in.Body, BodyTruncated: in.BodyTruncated,
 	}
 	if err := req.parseJSON(); err != nil {
 		return nil, refuse("%v", err)

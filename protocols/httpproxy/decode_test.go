@@ -16,6 +16,7 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/wardproject/ward/builtins"
+	"github.com/wardproject/ward/protocols/httprelay"
 	"github.com/wardproject/ward/starlark/policy"
 )
 
@@ -36,7 +37,7 @@ func readInput(t testing.TB, raw string, ep *policy.Endpoint) (*Input, error) {
 	}
 	in := &Input{Method: r.Method, Scheme: "https", Host: "api.example.com", Port: 443,
 		Target: r.RequestURI, HostHeader: r.Host, Header: r.Header}
-	prefix, err := readPrefix(r.Body, ep.BodyLimit)
+	prefix, err := httprelay.ReadPrefix(r.Body, ep.BodyLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -61,6 +61,13 @@ type Protocol interface {
 	WriteError(w http.ResponseWriter, e Error)
 }
 
+// TargetRedactor is implemented by a Protocol whose request-targets can
+// carry the agent's credentials: RedactTarget returns the target without
+// them, for the audit record of a request refused before decoding.
+type TargetRedactor interface {
+	RedactTarget(target string) string
+}
+
 // Gate serves one endpoint that speaks HTTP on a port of its own. It looks
 // the endpoint up by name in the engine's current snapshot for every
 // request, so reloads take effect on the next request.
@@ -181,7 +188,11 @@ func (g *Gate) refuse(w http.ResponseWriter, r *http.Request, act *action.Action
 	if errors.As(err, &refused) {
 		reason = refused.Reason
 	}
-	act.Facts = &Unparsed{Method: r.Method, Target: r.RequestURI}
+	target := r.RequestURI
+	if red, ok := g.proto.(TargetRedactor); ok {
+		target = red.RedactTarget(target)
+	}
+	act.Facts = &Unparsed{Method: r.Method, Target: target}
 	if rerr := g.engine.Record(act, audit.VerdictRefused, action.Verdict{Reason: reason, DecidedBy: "gateway"}); rerr != nil {
 		g.proto.WriteError(w, Error{Status: http.StatusServiceUnavailable, Kind: ErrGateway, Reason: rerr.Error(), ActionID: act.ID})
 		return

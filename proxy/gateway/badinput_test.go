@@ -229,3 +229,26 @@ http(name = "api", hosts = ["UPSTREAM"], ca = secrets.file("CA_FILE"), on_reques
 	h.client.CloseIdleConnections()
 	waitFor(t, "goroutines to exit after shutdown", func() bool { return runtime.NumGoroutine() <= before+1 })
 }
+
+// TestConnectionNamedHeaderIsNotDecidedOn: a header named in Connection is
+// hop-by-hop and never reaches the upstream, so the hook must not see it.
+func TestConnectionNamedHeaderIsNotDecidedOn(t *testing.T) {
+	h := start(t, `
+def check(req):
+    if req.headers.get("X-Dry-Run") == "1":
+        return allow("dry runs are harmless")
+    return deny("only dry runs")
+
+http(name = "api", hosts = ["UPSTREAM"], ca = secrets.file("CA_FILE"), on_request = check)
+`)
+	host := h.up.HostPort()
+	resp, body := h.send("DELETE /repos/a/b HTTP/1.1\r\nHost: " + host + "\r\nX-Dry-Run: 1\r\nConnection: X-Dry-Run\r\n\r\n")
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "only dry runs") {
+		t.Errorf("status %d body %s, want the policy's 403", resp.StatusCode, body)
+	}
+	for _, r := range h.up.Received() {
+		if r.Header.Get("X-Dry-Run") != "1" {
+			t.Errorf("%s %s reached the upstream without the header the policy allowed it for", r.Method, r.Target)
+		}
+	}
+}
