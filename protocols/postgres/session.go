@@ -44,6 +44,7 @@ type session struct {
 	syncsSent  int64 // Query, Sync and FunctionCall messages forwarded
 	beganAt    int64 // syncsSent when a BEGIN was last forwarded
 	barrierAt  int64 // no new statement until this many ReadyForQuery
+	batchRuns  bool  // a Bind or Execute was forwarded since the last Sync or Query
 
 	// Shared with the relay.
 	status  atomic.Uint32 // last ReadyForQuery status

@@ -21,6 +21,9 @@ var ErrUnanalysable = errors.New("cannot analyse")
 // run is the state of one analysis.
 type run struct {
 	depth int
+	// deferred is > 0 while analysing SQL that does not run with the
+	// statement (a function body, EXPLAIN's target).
+	deferred int
 	// consts holds the locations of constants in the message text;
 	// sensitive those whose value a fact depends on.
 	consts, sensitive map[int32]bool

@@ -53,6 +53,9 @@ func (w *walker) doBlock(n *pg.DoStmt) {
 		w.fail("DO block in language %q: ward can only analyse plpgsql", lang)
 		return
 	}
+	if !w.checkRunTimeText(body, "DO block") {
+		return
+	}
 	w.plpgsql("DO "+dollarQuote(body), "DO block", true)
 }
 

@@ -210,6 +210,13 @@ func (w *walker) embeddedSQL(fn string, arg *pg.Node) {
 
 // embed analyses sql that the statement runs and absorbs its facts.
 func (w *walker) embed(sql, where string) {
+	if !w.checkRunTimeText(sql, where) {
+		return
+	}
+	if !w.effects() {
+		w.run.deferred++
+		defer func() { w.run.deferred-- }()
+	}
 	stmts, err := w.run.statements(sql, false)
 	if err != nil {
 		w.fail("%s: %v", where, err)
