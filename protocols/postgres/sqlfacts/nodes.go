@@ -35,6 +35,7 @@ func (w *walker) node(m protoreflect.Message, inFrom bool) bool {
 		w.attributeCall(n.Fields, true)
 	case *pg.A_Indirection:
 		w.attributeCall(n.Indirection, false)
+		w.attributeSQL(n)
 	case *pg.IntoClause:
 		if w.effects() && n.Rel != nil {
 			w.st.Creates = append(w.st.Creates, strings.ToLower(n.Rel.Relname))
