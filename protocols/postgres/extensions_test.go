@@ -44,3 +44,33 @@ func TestSQLInExtensionFunctions(t *testing.T) {
 		t.Errorf("crosstab over allowed SQL: %d, %v", n, err)
 	}
 }
+
+// TestFunctionBodiesWardCannotRead: a function whose body is not SQL or
+// PL/pgSQL — an internal or C symbol, another procedural language — is
+// refused, since ward could not report what calling it does. With a
+// privileged upstream role, LANGUAGE internal would otherwise give
+// pg_read_file a name no policy bans.
+func TestFunctionBodiesWardCannotRead(t *testing.T) {
+	db := newDB(t, "scram")
+	ctx := context.Background()
+	if _, err := db.admin.Exec(ctx, "ALTER ROLE "+db.Role+" SUPERUSER"); err != nil {
+		t.Fatal(err)
+	}
+	g := startGateway(t, db, "")
+	c := g.connect("")
+	for _, sql := range []string{
+		"CREATE FUNCTION rf(text) RETURNS text LANGUAGE internal STRICT AS 'pg_read_file_all'",
+		"CREATE FUNCTION ex(oid, text) RETURNS int LANGUAGE c STRICT AS '$libdir/plpgsql', 'be_lo_export'",
+	} {
+		if _, err := c.Exec(ctx, sql); !isDenial(err) {
+			t.Errorf("%s: %v, want a denial", sql, err)
+		}
+	}
+	var n int
+	if err := db.admin.QueryRow(ctx, "SELECT count(*) FROM pg_proc WHERE proname IN ('rf', 'ex')").Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d functions were created (%v)", n, err)
+	}
+	if _, err := c.Exec(ctx, "CREATE FUNCTION ok(x text) RETURNS text LANGUAGE sql AS $$SELECT upper(x)$$"); err != nil {
+		t.Errorf("an SQL function: %v", err)
+	}
+}

@@ -62,7 +62,7 @@ func (w *walker) doBlock(n *pg.DoStmt) {
 // functionBody records what a function's body would call when the
 // function runs (its effects come later, so they are not counted now).
 func (w *walker) functionBody(n *pg.CreateFunctionStmt) {
-	lang, body := "sql", ""
+	lang, body, hasBody := "sql", "", false
 	for _, o := range n.Options {
 		de := o.GetDefElem()
 		if de == nil {
@@ -71,16 +71,17 @@ func (w *walker) functionBody(n *pg.CreateFunctionStmt) {
 		switch de.Defname {
 		case "language":
 			if s := de.Arg.GetString_(); s != nil {
-				lang = strings.ToLower(s.Sval)
+				lang = s.Sval // the server looks the name up as given
 			}
 		case "as":
+			hasBody = true
 			if l := de.Arg.GetList(); l != nil && len(l.Items) == 1 && l.Items[0].GetString_() != nil {
 				body = l.Items[0].GetString_().Sval
 			}
 		}
 	}
-	if body == "" {
-		return // SQL-standard body (visited as part of the tree) or object file
+	if !hasBody {
+		return // SQL-standard body, visited as part of the tree
 	}
 	w.noEffect++
 	defer func() { w.noEffect-- }()
@@ -89,6 +90,11 @@ func (w *walker) functionBody(n *pg.CreateFunctionStmt) {
 		w.embed(body, "function body")
 	case "plpgsql":
 		w.plpgsql(w.src, "function body", false) // src is this statement's text
+	default:
+		// internal and c name a symbol (LANGUAGE internal AS
+		// 'pg_read_file_all' is pg_read_file under another name); other
+		// languages run code ward cannot read.
+		w.fail("function body in language %q: ward can only analyse sql and plpgsql, so it could not report what the function calls", lang)
 	}
 }
 
