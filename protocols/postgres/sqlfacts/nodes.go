@@ -88,6 +88,7 @@ func (w *walker) node(m protoreflect.Message, inFrom bool) bool {
 		return true
 	case *pg.CreateFunctionStmt:
 		w.functionBody(n)
+		w.supportFunction(n.Options)
 	case *pg.ExecuteStmt:
 		if w.effects() {
 			w.st.Executes = append(w.st.Executes, n.Name)
@@ -139,7 +140,9 @@ func (w *walker) functionReference(m protoreflect.Message) {
 		if n.Itemtype == 2 { // OPCLASS_ITEM_FUNCTION
 			w.objectFunction(n.Name)
 		}
-	case *pg.DefineStmt, *pg.AlterTypeStmt, *pg.AlterOperatorStmt, *pg.CreateFdwStmt, *pg.AlterFdwStmt:
+	case *pg.AlterFunctionStmt:
+		w.supportFunction(n.Actions)
+	case *pg.DefineStmt, *pg.AlterTypeStmt, *pg.AlterOperatorStmt, *pg.CreateFdwStmt, *pg.AlterFdwStmt, *pg.CreateRangeStmt:
 		w.define = true
 		w.children(m)
 		w.define = false
@@ -176,8 +179,9 @@ func (w *walker) functionReference(m protoreflect.Message) {
 	}
 }
 
-// functionOptions are the options of CREATE OPERATOR/AGGREGATE/TYPE and
-// foreign-data wrappers that name functions the server will call.
+// functionOptions are the options of CREATE OPERATOR/AGGREGATE/TYPE, text
+// search parsers and templates and foreign-data wrappers that name
+// functions the server will call.
 var functionOptions = map[string]bool{
 	"function": true, "procedure": true, "restrict": true, "join": true,
 	"sfunc": true, "finalfunc": true, "combinefunc": true, "serialfunc": true, "deserialfunc": true,
@@ -185,6 +189,17 @@ var functionOptions = map[string]bool{
 	"input": true, "output": true, "receive": true, "send": true, "typmod_in": true, "typmod_out": true,
 	"analyze": true, "subscript": true, "handler": true, "validator": true,
 	"canonical": true, "subtype_diff": true, "multirange_type_name": false,
+	"start": true, "gettoken": true, "end": true, "lextypes": true, "headline": true, "init": true, "lexize": true,
+}
+
+// supportFunction records the planner support function of CREATE or
+// ALTER FUNCTION (called when calls to the function are planned).
+func (w *walker) supportFunction(options []*pg.Node) {
+	for _, o := range options {
+		if de := o.GetDefElem(); de != nil && de.Defname == "support" {
+			w.addFunction(defElemNames(de.Arg))
+		}
+	}
 }
 
 // defElemNames reads a function name given as an option value.
