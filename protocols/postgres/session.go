@@ -207,10 +207,12 @@ func (sess *session) close() {
 
 // terminate sends the agent a FATAL error and closes the session.
 func (sess *session) terminate(code, msg string) {
+	// The relay may hold aw.mu in a write to an agent that does not read;
+	// a deadline ends that write (and bounds this one).
+	sess.aw.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	sess.aw.mu.Lock()
 	if !sess.aw.closed {
 		sess.aw.buf, _ = (&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: code, Message: msg}).Encode(sess.aw.buf)
-		sess.aw.conn.SetWriteDeadline(time.Now().Add(time.Second))
 		sess.aw.conn.Write(sess.aw.buf)
 		sess.aw.buf = sess.aw.buf[:0]
 		sess.aw.closed = true
