@@ -4,17 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 )
-
-// plpgsqlMu serialises PL/pgSQL parsing. libpg_query's PL/pgSQL entry
-// point redirects the process's stderr (file descriptor 2) to a pipe while
-// it compiles, which is process-wide state: two concurrent calls would
-// restore each other's descriptors wrongly. This is the one package-level
-// variable here, and it guards exactly that C global.
-var plpgsqlMu sync.Mutex
 
 // plExpr is one SQL expression or statement inside a PL/pgSQL body.
 type plExpr struct {
@@ -101,9 +93,10 @@ func (w *walker) functionBody(n *pg.CreateFunctionStmt) {
 // plpgsql parses the PL/pgSQL in src (one DO or CREATE FUNCTION statement)
 // and absorbs the facts of every SQL expression in it.
 func (w *walker) plpgsql(src, where string, effects bool) {
-	plpgsqlMu.Lock()
+	// libpg_query keeps its parser state per thread and, as vendored by
+	// pg_query_go (built with DEBUG), leaves stderr alone, so calls may
+	// run concurrently (TestConcurrentAnalysisKeepsStderr).
 	out, err := pg.ParsePlPgSqlToJSON(src)
-	plpgsqlMu.Unlock()
 	if err != nil {
 		w.fail("%s: %v", where, err)
 		return
