@@ -174,6 +174,11 @@ func (w *walker) functionReference(m protoreflect.Message) {
 		w.addFunction([]string{"json_scalar"})
 	case *pg.JsonSerializeExpr:
 		w.addFunction([]string{"json_serialize"})
+	case *pg.MergeSupportFunc:
+		// The grammar ward parses with (Postgres 17) reads merge_action()
+		// as MERGE's own; a Postgres 15 or 16 server calls a function of
+		// that name.
+		w.addFunction([]string{"merge_action"})
 	case *pg.JsonFuncExpr:
 		w.addFunction([]string{strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(n.Op.String(), "JSON_"), "_OP"))})
 	}
