@@ -57,6 +57,8 @@ func TestCacheKeepsSensitiveLiterals(t *testing.T) {
 				return a.Statements[0].CopyTarget == "program" && strings.Contains(a.Statements[0].Text, "rm")
 			}},
 		{"set value", "SET client_encoding = 'UTF8'", "SET client_encoding = 'SJIS'", nil},
+		{"crosstab count", "SELECT * FROM crosstab('SELECT 1, 2, 3', 2) AS t(a int, b int)",
+			"SELECT * FROM crosstab('SELECT 1, 2, 3', 2.5) AS t(a int, b int)", nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

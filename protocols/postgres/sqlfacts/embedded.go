@@ -147,6 +147,7 @@ func qualifiedName(s string) ([]string, bool) {
 // crosstab analyses the queries given to tablefunc's crosstab: every
 // argument is SQL, except the column count of crosstab(text, integer).
 func (w *walker) crosstab(fn string, args []*pg.Node) {
+	w.markSensitive(args) // an integer count and a query read differently
 	for i, a := range args {
 		if c := a.GetAConst(); i == 1 && c != nil && c.GetIval() != nil {
 			continue
