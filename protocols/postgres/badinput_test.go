@@ -159,6 +159,20 @@ func TestBadInput(t *testing.T) {
 		c.conn.Close()
 		waitSessions(t, db, 0)
 	})
+	t.Run("deeply nested statement", func(t *testing.T) {
+		// 60 kB of a+b+c… once crashed the gateway in libpg_query.
+		c := g.raw(true)
+		c.send(&pgproto3.Query{String: "SELECT " + strings.Repeat("1+", 30000) + "1"})
+		msgs := c.until(func(m pgproto3.BackendMessage) bool { _, ok := m.(*pgproto3.ReadyForQuery); return ok })
+		if e, ok := msgs[0].(*pgproto3.ErrorResponse); !ok || e.Code != "42501" || !strings.Contains(e.Message, "nest") {
+			t.Fatalf("reply to a deeply nested statement: %+v", msgs)
+		}
+		c.send(&pgproto3.Query{String: "SELECT 1"})
+		c.until(func(m pgproto3.BackendMessage) bool { _, ok := m.(*pgproto3.ReadyForQuery); return ok })
+		c.send(&pgproto3.Terminate{})
+		c.closedWithin(5 * time.Second)
+		waitSessions(t, db, 0)
+	})
 	t.Run("fastpath function call", func(t *testing.T) {
 		c := g.raw(true)
 		c.send(&pgproto3.FunctionCall{Function: 2620, Arguments: [][]byte{[]byte("/etc/hostname")}, ResultFormatCode: 0})

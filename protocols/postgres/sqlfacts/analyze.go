@@ -58,6 +58,9 @@ func (r *run) parse(sql string, exact bool) ([]Statement, []bounds, error) {
 		return nil, nil, fmt.Errorf("%w: SQL nested more than %d levels deep", ErrUnanalysable, maxDepth)
 	}
 	defer func() { r.depth-- }()
+	if tooDeep(sql) {
+		return nil, nil, fmt.Errorf("%w: expressions nest more than %d levels deep", ErrUnanalysable, maxNesting)
+	}
 	tree, err := pg.Parse(sql)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrUnanalysable, err)

@@ -181,6 +181,10 @@ func (w *walker) plExpression(e plExpr, where string) {
 // dynamicSQL analyses the string a PL/pgSQL EXECUTE runs, which must be a
 // constant: SQL built at run time cannot be seen in advance.
 func (w *walker) dynamicSQL(expr, where string) {
+	if tooDeep(expr) {
+		w.fail("%s EXECUTE: expressions nest more than %d levels deep", where, maxNesting)
+		return
+	}
 	tree, err := pg.Parse("SELECT " + expr)
 	if err == nil && len(tree.Stmts) == 1 {
 		if sel := tree.Stmts[0].Stmt.GetSelectStmt(); sel != nil && len(sel.TargetList) == 1 && len(sel.FromClause) == 0 {
