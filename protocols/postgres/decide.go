@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -100,6 +101,10 @@ func (sess *session) onBind(m *pgproto3.Bind) error {
 
 // check analyses sql and decides it.
 func (sess *session) check(sql string) outcome {
+	if len(sql) > sess.maxQuery {
+		return sess.refuse(sql, fmt.Sprintf("the statement text is %d bytes, more than max_query (%d bytes): "+
+			"send less at once (COPY for bulk data), or raise max_query in the policy", len(sql), sess.maxQuery))
+	}
 	if sess.rfqs.Load() < sess.barrierAt {
 		return sess.refuse(sql, errBarrier)
 	}

@@ -30,6 +30,7 @@ type session struct {
 	database   string
 	key        cancelKey
 	maxMessage int
+	maxQuery   int // SQL text longer than this is refused unanalysed
 	ctx        context.Context
 	stop       context.CancelFunc
 
@@ -144,7 +145,8 @@ func (s *Server) open(snap *proxy.Snapshot, ep *policy.Endpoint, st *startup) (*
 		return nil, withCode("08006", fmt.Errorf("cannot log in to the database: %w", err))
 	}
 	sess := &session{srv: s, agentConn: st.conn, be: st.be, up: up, agent: agent, user: ep.Postgres.User,
-		database: database, maxMessage: int(ep.Postgres.MaxMessage), prepared: map[string]*prepared{}}
+		database: database, maxMessage: int(ep.Postgres.MaxMessage), maxQuery: int(ep.Postgres.MaxQuery),
+		prepared: map[string]*prepared{}}
 	sess.ctx, sess.stop = context.WithCancel(context.Background())
 	sess.aw.conn = st.conn
 	var rnd [12]byte

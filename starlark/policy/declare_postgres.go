@@ -14,7 +14,8 @@ import (
 //
 //	def postgres(name, port, upstream, user, on_query, database = None,
 //	             password = None, tls = "verify-full", ca = None,
-//	             agent_tls = True, max_message = "64MiB"):
+//	             agent_tls = True, max_message = "64MiB",
+//	             max_query = "1MiB"):
 //
 // postgres declares a Postgres database that agents reach on port of the
 // gateway (0 picks a free port). upstream is the real server, "host" or
@@ -25,7 +26,10 @@ import (
 // without checking, "disable" uses plain TCP. database, when set, is the
 // only database agents may ask for. on_query(q) decides every statement
 // message. agent_tls offers TLS to agents with a certificate from the
-// gateway's CA. max_message bounds one message from an agent.
+// gateway's CA. max_message bounds one message from an agent; max_query
+// (at most max_message, which is its default when smaller than 1MiB) the
+// SQL text of one statement message that ward analyses (longer text is
+// refused: analysis needs some 300 bytes of memory per byte).
 func (d *declarations) postgres(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		name, upstream, user string
@@ -36,14 +40,19 @@ func (d *declarations) postgres(thread *starlark.Thread, b *starlark.Builtin, ar
 		tls                  = PostgresTLSVerifyFull
 		agentTLS             = true
 		maxMessage           = size(64 << 20)
+		maxQuery             = size(-1) // default: 1MiB, or max_message if smaller
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
 		"name", &name, "port", &port, "upstream", &upstream, "user", &user, "on_query", &onQuery,
 		"database?", &database, "password?", &password, "tls?", &tls, "ca?", &ca,
-		"agent_tls?", &agentTLS, "max_message?", &maxMessage); err != nil {
+		"agent_tls?", &agentTLS, "max_message?", &maxMessage, "max_query?", &maxQuery); err != nil {
 		return nil, err
 	}
-	set := &PostgresSettings{User: user, Password: password, TLS: tls, AgentTLS: agentTLS, MaxMessage: int64(maxMessage)}
+	if maxQuery < 0 {
+		maxQuery = min(1<<20, maxMessage)
+	}
+	set := &PostgresSettings{User: user, Password: password, TLS: tls, AgentTLS: agentTLS, MaxMessage: int64(maxMessage),
+		MaxQuery: int64(maxQuery)}
 	if database != starlark.None {
 		s, ok := starlark.AsString(database)
 		if !ok || s == "" {
@@ -66,6 +75,8 @@ func (d *declarations) postgres(thread *starlark.Thread, b *starlark.Builtin, ar
 		return nil, fmt.Errorf("%s: ca is only used with tls = \"verify-full\"", b.Name())
 	case maxMessage < 1<<10 || maxMessage > 1<<30:
 		return nil, fmt.Errorf("%s: max_message must be between 1KiB and 1GiB", b.Name())
+	case maxQuery < 1<<10 || maxQuery > maxMessage:
+		return nil, fmt.Errorf("%s: max_query must be between 1KiB and max_message", b.Name())
 	}
 	if err := checkHook(b, "on_query", onQuery); err != nil {
 		return nil, err
