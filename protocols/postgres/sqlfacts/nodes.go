@@ -180,7 +180,9 @@ func (w *walker) functionReference(m protoreflect.Message) {
 		// that name.
 		w.addFunction([]string{"merge_action"})
 	case *pg.JsonFuncExpr:
-		w.addFunction([]string{strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(n.Op.String(), "JSON_"), "_OP"))})
+		// JSON_EXISTS_OP → json_exists: the name a Postgres 15 or 16
+		// server calls, where these are ordinary functions.
+		w.addFunction([]string{strings.ToLower(strings.TrimSuffix(n.Op.String(), "_OP"))})
 	}
 }
 
