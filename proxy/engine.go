@@ -78,6 +78,14 @@ func (e *Engine) Decide(ctx context.Context, snap *Snapshot, ep *policy.Endpoint
 	}
 	rec.PolicyMicros = res.Elapsed.Microseconds()
 	rec.JudgeMicros = res.Judged.Microseconds()
+	if len(res.Judges) > 0 {
+		details, err := json.Marshal(map[string]any{"judges": res.Judges})
+		if err != nil {
+			e.logger.Error("encode judge details", "action", act.ID, "error", err)
+		} else {
+			rec.Details = details
+		}
+	}
 	if err := e.journal.Append(rec); err != nil {
 		e.logger.Error("audit journal write failed; action denied", "action", act.ID, "error", err)
 		return Decision{}, fmt.Errorf("audit log unavailable")
