@@ -268,3 +268,8 @@ func (q *Queue) Shutdown(reason string) {
 func (q *Queue) Recover(ctx context.Context, reason string) ([]audit.Approval, error) {
 	return q.store.CloseOwnerPending(ctx, q.owner, audit.ApprovalDenied, "gateway", reason, q.now())
 }
+
+// SetRef records the judge's reference to its request (a Slack message).
+func (q *Queue) SetRef(ctx context.Context, id string, ref json.RawMessage) error {
+	return q.store.SetApprovalRef(ctx, id, ref)
+}
