@@ -18,6 +18,9 @@ import (
 type Snapshot struct {
 	Policy *policy.Policy
 	Loaded time.Time
+	// Judges answers the questions hooks put to the policy's judges; nil
+	// when the policy declares none (asking one is then a policy error).
+	Judges builtins.Asker
 
 	secrets map[*builtins.Secret][]byte
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,6 +42,11 @@ type Options struct {
 	// Listen opens the gateway's listeners; default net.Listen. The
 	// tailnet transport replaces it.
 	Listen func(network, addr string) (net.Listener, error)
+	// SlackAPIURL overrides Slack's Web API base URL (tests point it at
+	// slacktest); JudgeHTTPClient sends judges' requests (default plain
+	// clients).
+	SlackAPIURL     string
+	JudgeHTTPClient *http.Client
 }
 
 // Gateway is a running gateway.
@@ -55,6 +61,7 @@ type Gateway struct {
 	proxyLn  net.Listener
 	stateDir string
 	listen   func(network, addr string) (net.Listener, error)
+	judges   *judgeServices
 
 	// listeners holds the endpoints served on ports of their own, by name.
 	// Guarded by reloadMu.
@@ -93,8 +100,13 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	if err := g.open(p.Gateway); err != nil {
 		return nil, err
 	}
+	if err := g.startJudges(ctx, p.Gateway); err != nil {
+		g.closeState()
+		return nil, err
+	}
 	snap, err := g.snapshot(ctx, p)
 	if err != nil {
+		g.stopJudges(context.Background())
 		g.closeState()
 		return nil, err
 	}
@@ -180,6 +192,9 @@ func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapsh
 		return nil, err
 	}
 	g.redact.SetSecrets(snap.SecretValues())
+	if err := g.snapshotJudges(snap); err != nil {
+		return nil, err
+	}
 	return snap, nil
 }
 
@@ -223,7 +238,8 @@ func (g *Gateway) Status() ReloadStatus {
 // flushes the audit journal into the store.
 func (g *Gateway) Close(ctx context.Context) error {
 	close(g.stop)
-	err := errors.Join(g.http.Shutdown(ctx), g.closeListeners(ctx))
+	jerr := g.stopJudges(ctx)
+	err := errors.Join(jerr, g.http.Shutdown(ctx), g.closeListeners(ctx))
 	g.wg.Wait()
 	return errors.Join(err, g.closeState())
 }
