@@ -119,7 +119,9 @@ func TestCacheHit(t *testing.T) {
 	// Failures are not cached.
 	s.Answer = func(llmtest.Request) llmtest.Reply { return llmtest.Reply{Status: 500, Error: "x"} }
 	j.Decide(context.Background(), request("SELECT 3", time.Second))
-	s.Answer = func(llmtest.Request) llmtest.Reply { return llmtest.Reply{Content: `{"decision":"allow","reason":"ok"}`} }
+	s.Answer = func(llmtest.Request) llmtest.Reply {
+		return llmtest.Reply{Content: `{"decision":"allow","reason":"ok"}`}
+	}
 	if v := j.Decide(context.Background(), request("SELECT 3", time.Second)).Verdict; !v.Allowed {
 		t.Fatalf("a failure was cached: %+v", v)
 	}
@@ -167,7 +169,9 @@ func TestUnreachableServer(t *testing.T) {
 
 func TestMaskScrubsPromptAndErrors(t *testing.T) {
 	s := llmtest.New(t)
-	s.Answer = func(llmtest.Request) llmtest.Reply { return llmtest.Reply{Status: 401, Error: "Incorrect API key provided: TOPSECRET"} }
+	s.Answer = func(llmtest.Request) llmtest.Reply {
+		return llmtest.Reply{Status: 401, Error: "Incorrect API key provided: TOPSECRET"}
+	}
 	j := llm.New(llm.Config{Model: "m", BaseURL: s.BaseURL(), Prompt: "rule", Mask: func(x string) string { return strings.ReplaceAll(x, "TOPSECRET", "[redacted]") }})
 	v := j.Decide(context.Background(), request("SELECT 'TOPSECRET'", time.Second)).Verdict
 	if strings.Contains(v.Reason, "TOPSECRET") || strings.Contains(s.Requests()[0].Prompt(), "TOPSECRET") {

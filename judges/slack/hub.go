@@ -198,4 +198,3 @@ func (h *Hub) Close() error {
 	}
 	return nil
 }
-

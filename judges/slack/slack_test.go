@@ -36,7 +36,9 @@ func (facts) Freeze()                             {}
 func (facts) Truth() starlark.Bool                { return true }
 func (facts) Hash() (uint32, error)               { return 0, nil }
 func (facts) Summary() string                     { return "DELETE FROM users WHERE id = 7" }
-func (facts) MarshalJSON() ([]byte, error)        { return []byte(`{"sql":"DELETE FROM users WHERE id = 7","writes":true}`), nil }
+func (facts) MarshalJSON() ([]byte, error) {
+	return []byte(`{"sql":"DELETE FROM users WHERE id = 7","writes":true}`), nil
+}
 
 type env struct {
 	t     *testing.T

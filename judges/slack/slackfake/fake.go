@@ -38,9 +38,9 @@ type Fake struct {
 	*slacktest.Server
 	t testing.TB
 
-	mu     sync.Mutex
-	calls  []Call
-	groups map[string][]string
+	mu       sync.Mutex
+	calls    []Call
+	groups   map[string][]string
 	failPost string // chat.postMessage answers this Slack error
 
 	conn     *wsConn // the newest Socket Mode connection
