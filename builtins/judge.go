@@ -165,3 +165,7 @@ func (j *Judge) Attr(name string) (starlark.Value, error) {
 func (j *Judge) AttrNames() []string { return []string{"ask", "name"} }
 
 var _ starlark.HasAttrs = (*Judge)(nil)
+
+// AskerOf returns the asker of judges on thread (its own, or its
+// context's), or nil.
+func AskerOf(thread *starlark.Thread) Asker { return askerOf(thread) }
