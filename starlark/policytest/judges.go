@@ -49,7 +49,7 @@ func summary(act *action.Action) string {
 // own kind of decider ("llm:<model>", "slack:stub", "webhook:<url>").
 func (t *tValue) judge(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		j                  *builtins.Judge
+		j                   *builtins.Judge
 		verdict, reason, by string
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "judge", &j, "verdict", &verdict, "reason?", &reason, "decided_by?", &by); err != nil {
