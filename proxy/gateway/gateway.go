@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wardproject/ward/builtins"
@@ -62,6 +63,7 @@ type Gateway struct {
 	stateDir string
 	listen   func(network, addr string) (net.Listener, error)
 	judges   *judgeServices
+	vault    atomic.Pointer[vaultState]
 
 	// listeners holds the endpoints served on ports of their own, by name.
 	// Guarded by reloadMu.
@@ -104,13 +106,15 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 		g.closeState()
 		return nil, err
 	}
-	snap, err := g.snapshot(ctx, p)
+	snap, vs, err := g.snapshot(ctx, p)
 	if err != nil {
 		g.stopJudges(context.Background())
 		g.closeState()
 		return nil, err
 	}
 	g.engine = proxy.NewEngine(g.journal, snap, g.logger)
+	g.useVault(ctx, vs, p)
+	g.refreshRedaction()
 	if err := g.serveProxy(p.Gateway); err != nil {
 		g.closeState()
 		return nil, err
@@ -182,20 +186,27 @@ func (g *Gateway) open(gw policy.Gateway) error {
 	return nil
 }
 
-// snapshot resolves the policy's secrets and prepares every protocol.
-func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapshot, error) {
-	snap, err := proxy.NewSnapshot(ctx, p, g.opts.Resolver)
+// snapshot resolves the policy's secrets and prepares every protocol and
+// judge. It returns the Vault client the snapshot reads through, if any;
+// the caller keeps it (useVault) or drops it (dropVault).
+func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapshot, *vaultState, error) {
+	r, vs, err := g.resolver(ctx, p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := httpproxy.Prepare(snap); err != nil {
-		return nil, err
+	snap, err := proxy.NewSnapshot(ctx, p, r)
+	if err == nil {
+		err = httpproxy.Prepare(snap)
 	}
-	g.redact.SetSecrets(snap.SecretValues())
-	if err := g.snapshotJudges(snap); err != nil {
-		return nil, err
+	if err == nil {
+		g.redact.SetSecrets(snap.SecretValues())
+		err = g.snapshotJudges(snap)
 	}
-	return snap, nil
+	if err != nil {
+		g.dropVault(vs)
+		return nil, nil, err
+	}
+	return snap, vs, nil
 }
 
 // serveProxy opens the proxy port and starts serving it.
@@ -241,7 +252,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	jerr := g.stopJudges(ctx)
 	err := errors.Join(jerr, g.http.Shutdown(ctx), g.closeListeners(ctx))
 	g.wg.Wait()
-	return errors.Join(err, g.closeState())
+	return errors.Join(err, g.closeVault(ctx), g.closeState())
 }
 
 func (g *Gateway) closeState() error {

@@ -92,7 +92,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.HTTPClient != nil {
 		vc.HttpClient = cfg.HTTPClient
 	}
-	vc.MaxRetries = 1
+	vc.MaxRetries = 0 // the refresh loop retries; a start fails fast
 	vc.Timeout = 15 * time.Second
 	api, err := vaultapi.NewClient(vc)
 	if err != nil {
