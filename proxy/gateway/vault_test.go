@@ -82,9 +82,12 @@ func assertNotInDir(t *testing.T, dir, secret string) {
 
 func TestGatewayRefusesToStartWithoutVault(t *testing.T) {
 	for name, setup := range map[string]func(v *vaulttest.Server) string{
-		"vault down":   func(v *vaulttest.Server) string { v.SetDown(true); return "kv/github" },
-		"vault gone":   func(v *vaulttest.Server) string { v.Close(); return "kv/github" },
-		"missing path": func(v *vaulttest.Server) string { v.Put("kv/", "github", map[string]any{"other": "x"}); return `kv/github has no field "token"` },
+		"vault down": func(v *vaulttest.Server) string { v.SetDown(true); return "kv/github" },
+		"vault gone": func(v *vaulttest.Server) string { v.Close(); return "kv/github" },
+		"missing path": func(v *vaulttest.Server) string {
+			v.Put("kv/", "github", map[string]any{"other": "x"})
+			return `kv/github has no field "token"`
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			v := newVault(t)
