@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	proxyPort := fs.Int("proxy-port", -1, "the HTTP proxy port (default: the policy's gateway(proxy_port), 8080; 0 picks a free port)")
 	logFormat := fs.String("log-format", "text", "gateway log format: text or json")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the gateway to this file (for bench/)")
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
@@ -31,6 +33,17 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	opts := gateway.Options{Config: *config, StateDir: *stateDir, Bind: *bind, LogHandler: handler}
 	if *proxyPort >= 0 {
 		opts.ProxyPort = proxyPort
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fail(stderr, "gateway", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail(stderr, "gateway", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
