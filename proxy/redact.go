@@ -37,6 +37,9 @@ func (h *RedactingHandler) SetSecrets(values [][]byte) {
 	h.secrets.Store(&ss)
 }
 
+// Redact replaces every secret value in s, as log lines get it.
+func (h *RedactingHandler) Redact(s string) string { return h.redact(s) }
+
 func (h *RedactingHandler) redact(s string) string {
 	p := h.secrets.Load()
 	if p == nil {

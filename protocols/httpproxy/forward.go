@@ -54,6 +54,7 @@ type forwarding struct {
 	snap      *proxy.Snapshot
 	transport *http.Transport
 	needles   [][]byte
+	secret    []byte // the credential injected, as it was when forwarding began
 	status    int
 	bytesIn   atomic.Int64
 	bytesOut  atomic.Int64
@@ -132,7 +133,15 @@ func (f *forwarder) serve(w http.ResponseWriter, r *http.Request, snap *proxy.Sn
 	}
 	fw := &forwarding{id: id, in: in, ep: ep, snap: snap, transport: ups.transports[ep]}
 	if ep.Inject != nil {
-		fw.needles = injectedForms(ep, snap.Secret(ep.Inject.Secret))
+		secret := snap.Secret(ep.Inject.Secret)
+		if len(secret) == 0 {
+			// A Vault lease that ended and could not be renewed: fail closed.
+			reason := "the credential of endpoint " + ep.Name + " is unavailable (its Vault lease ended)"
+			WriteProblem(w, http.StatusBadGateway, Problem{Error: ErrGateway, Reason: reason, ActionID: id})
+			f.engine.Complete(audit.Completion{ID: id, Status: http.StatusBadGateway, Error: reason, Duration: time.Since(start)})
+			return
+		}
+		fw.secret, fw.needles = secret, injectedForms(ep, secret)
 	}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &countingBody{ReadCloser: r.Body, n: &fw.bytesIn}
@@ -161,7 +170,7 @@ func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Host = net.JoinHostPort(fw.in.Host, strconv.Itoa(fw.in.Port))
 	pr.Out.Host = authority(fw.in.Scheme, fw.in.Host, fw.in.Port)
 	if ep := fw.ep; ep.Inject != nil {
-		ep.Inject.Apply(pr.Out.Header, fw.snap.Secret(ep.Inject.Secret))
+		ep.Inject.Apply(pr.Out.Header, fw.secret)
 		// Ask for an identity body (the transport decompresses if the
 		// upstream compresses anyway) so the scrubber can read it.
 		pr.Out.Header.Del("Accept-Encoding")

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wardproject/ward/builtins"
@@ -41,6 +43,11 @@ type Options struct {
 	// Listen opens the gateway's listeners; default net.Listen. The
 	// tailnet transport replaces it.
 	Listen func(network, addr string) (net.Listener, error)
+	// SlackAPIURL overrides Slack's Web API base URL (tests point it at
+	// slacktest); JudgeHTTPClient sends judges' requests (default plain
+	// clients).
+	SlackAPIURL     string
+	JudgeHTTPClient *http.Client
 }
 
 // Gateway is a running gateway.
@@ -55,6 +62,8 @@ type Gateway struct {
 	proxyLn  net.Listener
 	stateDir string
 	listen   func(network, addr string) (net.Listener, error)
+	judges   *judgeServices
+	vault    atomic.Pointer[vaultState]
 
 	// listeners holds the endpoints served on ports of their own, by name.
 	// Guarded by reloadMu.
@@ -93,12 +102,19 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	if err := g.open(p.Gateway); err != nil {
 		return nil, err
 	}
-	snap, err := g.snapshot(ctx, p)
+	if err := g.startJudges(ctx, p.Gateway); err != nil {
+		g.closeState()
+		return nil, err
+	}
+	snap, vs, err := g.snapshot(ctx, p)
 	if err != nil {
+		g.stopJudges(context.Background())
 		g.closeState()
 		return nil, err
 	}
 	g.engine = proxy.NewEngine(g.journal, snap, g.logger)
+	g.useVault(ctx, vs, p)
+	g.refreshRedaction()
 	if err := g.serveProxy(p.Gateway); err != nil {
 		g.closeState()
 		return nil, err
@@ -170,17 +186,27 @@ func (g *Gateway) open(gw policy.Gateway) error {
 	return nil
 }
 
-// snapshot resolves the policy's secrets and prepares every protocol.
-func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapshot, error) {
-	snap, err := proxy.NewSnapshot(ctx, p, g.opts.Resolver)
+// snapshot resolves the policy's secrets and prepares every protocol and
+// judge. It returns the Vault client the snapshot reads through, if any;
+// the caller keeps it (useVault) or drops it (dropVault).
+func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapshot, *vaultState, error) {
+	r, vs, err := g.resolver(ctx, p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := httpproxy.Prepare(snap); err != nil {
-		return nil, err
+	snap, err := proxy.NewSnapshot(ctx, p, r)
+	if err == nil {
+		err = httpproxy.Prepare(snap)
 	}
-	g.redact.SetSecrets(snap.SecretValues())
-	return snap, nil
+	if err == nil {
+		g.redact.SetSecrets(snap.SecretValues())
+		err = g.snapshotJudges(snap)
+	}
+	if err != nil {
+		g.dropVault(vs)
+		return nil, nil, err
+	}
+	return snap, vs, nil
 }
 
 // serveProxy opens the proxy port and starts serving it.
@@ -223,9 +249,10 @@ func (g *Gateway) Status() ReloadStatus {
 // flushes the audit journal into the store.
 func (g *Gateway) Close(ctx context.Context) error {
 	close(g.stop)
-	err := errors.Join(g.http.Shutdown(ctx), g.closeListeners(ctx))
+	jerr := g.stopJudges(ctx)
+	err := errors.Join(jerr, g.http.Shutdown(ctx), g.closeListeners(ctx))
 	g.wg.Wait()
-	return errors.Join(err, g.closeState())
+	return errors.Join(err, g.closeVault(ctx), g.closeState())
 }
 
 func (g *Gateway) closeState() error {

@@ -1,0 +1,199 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardproject/ward/builtins"
+	"github.com/wardproject/ward/judges/slack/slackfake"
+	"github.com/wardproject/ward/proxy/audit"
+	"github.com/wardproject/ward/proxy/gateway"
+)
+
+const slackPolicy = `
+ops = slack.approver(channel = "#agent-ops", bot_token = secrets.env("SLACK_BOT"),
+                     app_token = secrets.env("SLACK_APP"), approvers = ["U0OPS"], timeout = "20s")
+
+def check(req):
+    if req.method in ("GET", "HEAD"):
+        return allow("reads are fine")
+    return ops.ask(req, note = "write by " + req.agent.name)
+
+http(name = "api", hosts = ["UPSTREAM"], inject = bearer(secrets.env("TOKEN")),
+     ca = secrets.file("CA_FILE"), on_request = check)
+`
+
+// slackCanaries are the Slack tokens; they must never show up anywhere.
+var slackCanaries = map[string]string{"TOKEN": canary, "SLACK_BOT": "xoxb-canary-bot-51f2", "SLACK_APP": "xapp-canary-app-77c1"}
+
+func withSlack(fake *slackfake.Fake) func(*gateway.Options) {
+	return func(o *gateway.Options) {
+		o.SlackAPIURL, o.JudgeHTTPClient = fake.APIURL(), fake.Client()
+		o.Resolver = builtins.Resolver{LookupEnv: func(name string) (string, bool) { v, ok := slackCanaries[name]; return v, ok }}
+	}
+}
+
+// pendingApproval waits for the gateway to post an approval request and
+// returns the approval's ID from the shared store.
+func (h *harness) pendingApproval(fake *slackfake.Fake) audit.Approval {
+	h.t.Helper()
+	fake.WaitCalls("chat.postMessage", 1)
+	store, err := audit.OpenSQLiteReadOnly(filepath.Join(h.dir, "state", "audit.db"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer store.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		list, err := store.ListApprovals(context.Background(), audit.ApprovalFilter{State: audit.ApprovalPending})
+		if err == nil && len(list) == 1 {
+			return list[0]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.t.Fatal("no pending approval")
+	return audit.Approval{}
+}
+
+type response struct {
+	status int
+	body   string
+}
+
+func (h *harness) doAsync(method, target, body string) <-chan response {
+	out := make(chan response, 1)
+	go func() {
+		status, b, _ := h.do(method, target, body)
+		out <- response{status, b}
+	}()
+	return out
+}
+
+func TestSlackApprovalHoldsTheRequestUntilClicked(t *testing.T) {
+	fake := slackfake.New(t)
+	h := startWith(t, slackPolicy, withSlack(fake))
+	got := h.doAsync("POST", h.url("/repos/a/b/issues"), `{"title":"hi"}`)
+	a := h.pendingApproval(fake)
+	if a.Summary != "POST "+h.url("/repos/a/b/issues") || a.Note != "write by local" || a.Endpoint != "api" {
+		t.Errorf("approval %+v", a)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := len(h.up.Received()); n != 0 {
+		t.Fatalf("upstream saw %d requests before the click", n)
+	}
+	// Reads are not held meanwhile.
+	if status, _, _ := h.do("GET", h.url("/repos/a/b"), ""); status != 200 {
+		t.Fatalf("GET while a write waits: %d", status)
+	}
+	fake.Interactive(slackfake.ClickPayload(a.ID, "U0OPS", true))
+	r := <-got
+	if r.status != 200 {
+		t.Fatalf("after approval: %d %s", r.status, r.body)
+	}
+	recv := h.up.Received()
+	if len(recv) != 2 || recv[1].Method != "POST" || recv[1].Header.Get("Authorization") != "Bearer "+canary || recv[1].Body != `{"title":"hi"}` {
+		t.Fatalf("upstream saw %+v", recv)
+	}
+	var rec audit.Record
+	for _, r := range h.records() {
+		if r.Summary == a.Summary {
+			rec = r
+		}
+	}
+	if rec.Verdict != audit.VerdictAllow || rec.DecidedBy != "slack:U0OPS" || rec.JudgeMicros <= 0 || !rec.Completed {
+		t.Fatalf("audit record %+v", rec)
+	}
+	var details struct {
+		Judges []struct {
+			Judge     string         `json:"judge"`
+			Allowed   bool           `json:"allowed"`
+			DecidedBy string         `json:"decided_by"`
+			Details   map[string]any `json:"details"`
+		} `json:"judges"`
+	}
+	if err := json.Unmarshal(rec.Details, &details); err != nil || len(details.Judges) != 1 ||
+		details.Judges[0].Judge != "slack:#agent-ops" || details.Judges[0].Details["approval_id"] != a.ID {
+		t.Fatalf("details %s (%v)", rec.Details, err)
+	}
+	upd := fake.WaitCalls("chat.update", 1)[0]
+	if !strings.Contains(upd.Text(), "Approved") {
+		t.Errorf("message not updated: %s", upd.Text())
+	}
+	h.close()
+	for name, secret := range slackCanaries {
+		for _, c := range fake.Calls("") {
+			if strings.Contains(c.Text(), secret) {
+				t.Errorf("Slack message %s leaks %s", c.Method, name)
+			}
+		}
+		if strings.Contains(h.logs.String(), secret) {
+			t.Errorf("log leaks %s", name)
+		}
+	}
+}
+
+func TestSlackDenialReachesTheAgent(t *testing.T) {
+	fake := slackfake.New(t)
+	h := startWith(t, slackPolicy, withSlack(fake))
+	got := h.doAsync("DELETE", h.url("/repos/a/b"), "")
+	a := h.pendingApproval(fake)
+	fake.Interactive(slackfake.ClickPayload(a.ID, "U0OPS", false))
+	r := <-got
+	if r.status != http.StatusForbidden || !strings.Contains(problem(t, r.body)["reason"], "denied in Slack by @u0ops") {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if n := len(h.up.Received()); n != 0 {
+		t.Fatalf("upstream saw %d requests", n)
+	}
+}
+
+func TestAgentDisconnectCancelsTheApproval(t *testing.T) {
+	fake := slackfake.New(t)
+	h := startWith(t, slackPolicy, withSlack(fake))
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "DELETE", h.url("/repos/a/b"), nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := h.client.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	a := h.pendingApproval(fake)
+	cancel()
+	<-done
+	upd := fake.WaitCalls("chat.update", 1)[0]
+	if !strings.Contains(upd.Text(), "Cancelled") {
+		t.Errorf("update: %s", upd.Text())
+	}
+	store, _ := audit.OpenSQLiteReadOnly(filepath.Join(h.dir, "state", "audit.db"))
+	defer store.Close()
+	if got, _ := store.GetApproval(context.Background(), a.ID); got.State != audit.ApprovalCancelled {
+		t.Errorf("approval %+v", got)
+	}
+	if n := len(h.up.Received()); n != 0 {
+		t.Fatalf("upstream saw %d requests", n)
+	}
+}
+
+func TestRestartDeniesLeftoverApprovals(t *testing.T) {
+	fake := slackfake.New(t)
+	h := startWith(t, slackPolicy, withSlack(fake))
+	got := h.doAsync("DELETE", h.url("/repos/a/b"), "")
+	a := h.pendingApproval(fake)
+	// A clean shutdown denies what waits.
+	h.close()
+	if r := <-got; r.status != http.StatusForbidden || !strings.Contains(r.body, "gateway shutting down") {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	store, _ := audit.OpenSQLiteReadOnly(filepath.Join(h.dir, "state", "audit.db"))
+	defer store.Close()
+	if got, _ := store.GetApproval(context.Background(), a.ID); got.State != audit.ApprovalDenied || got.Reason != "gateway shutting down" {
+		t.Errorf("approval %+v", got)
+	}
+}
