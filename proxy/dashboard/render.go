@@ -21,7 +21,7 @@ type pages struct {
 	byName map[string]*template.Template
 }
 
-var pageNames = []string{"index", "action", "status", "error"}
+var pageNames = []string{"index", "action", "approval", "status", "error"}
 
 func loadPages() (*pages, error) {
 	funcs := template.FuncMap{

@@ -38,6 +38,8 @@ type Store interface {
 // Config wires a dashboard to the gateway.
 type Config struct {
 	Store Store
+	// Approvals is the approval queue; nil shows none.
+	Approvals Approvals
 	// Status describes the policy being served and the last reload.
 	Status func() Status
 	// Access lists who may use the dashboard on the tailnet, from the
@@ -102,6 +104,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
 	s.hub = newHub(cfg.Store, cfg.Poll, cfg.Logger, s.done)
+	if cfg.Approvals != nil {
+		s.hub.watch(s.watchApprovals())
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -153,6 +158,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return srv.Shutdown(ctx)
 }
 
+// Poke makes open dashboards look for new actions and approvals now,
+// rather than at the next poll.
+func (s *Server) Poke() { s.hub.poke() }
+
 // routes maps the dashboard's paths. Every route but the static assets
 // needs an identity; POST routes also need the CSRF token.
 func (s *Server) routes() http.Handler {
@@ -166,6 +175,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /api/actions", s.viewer(s.apiActions))
 	mux.Handle("GET /api/actions/{id}", s.viewer(s.apiAction))
 	mux.Handle("GET /api/status", s.viewer(s.apiStatus))
+	mux.Handle("GET /approvals/{id}", s.viewer(s.approvalPage))
+	mux.Handle("POST /approvals/{id}", s.changer(s.decide))
+	mux.Handle("GET /api/approvals", s.viewer(s.apiPending))
+	mux.Handle("GET /api/approvals/{id}", s.viewer(s.apiApproval))
 	return securityHeaders(mux)
 }
 

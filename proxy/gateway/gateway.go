@@ -23,6 +23,7 @@ import (
 	"github.com/wardproject/ward/proxy"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/proxy/ca"
+	"github.com/wardproject/ward/proxy/dashboard"
 	"github.com/wardproject/ward/starlark/policy"
 )
 
@@ -48,6 +49,15 @@ type Options struct {
 	// clients).
 	SlackAPIURL     string
 	JudgeHTTPClient *http.Client
+	// DashboardPort overrides gateway(dashboard_port); 0 picks a free
+	// port. Unlike in the policy, where 0 means no dashboard, setting it
+	// always serves one.
+	DashboardPort *int
+	// DashboardPeer identifies the tailnet peer behind a dashboard
+	// connection. The tailnet transport sets it with Listen; then the
+	// dashboard admits only the logins and tags the policy lists, and no
+	// token is printed.
+	DashboardPeer func(net.Conn) (dashboard.Identity, bool)
 }
 
 // Gateway is a running gateway.
@@ -63,6 +73,7 @@ type Gateway struct {
 	stateDir string
 	listen   func(network, addr string) (net.Listener, error)
 	judges   *judgeServices
+	dash     *dashboardService
 	vault    atomic.Pointer[vaultState]
 
 	// listeners holds the endpoints served on ports of their own, by name.
@@ -122,6 +133,9 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	added, _, err := g.plan(p)
 	if err == nil {
 		err = g.commit(ctx, added, nil)
+	}
+	if err == nil {
+		err = g.startDashboard(p.Gateway)
 	}
 	if err != nil {
 		g.Close(context.Background())
@@ -249,7 +263,8 @@ func (g *Gateway) Status() ReloadStatus {
 // flushes the audit journal into the store.
 func (g *Gateway) Close(ctx context.Context) error {
 	close(g.stop)
-	jerr := g.stopJudges(ctx)
+	derr := g.stopDashboard(ctx)
+	jerr := errors.Join(derr, g.stopJudges(ctx))
 	err := errors.Join(jerr, g.http.Shutdown(ctx), g.closeListeners(ctx))
 	g.wg.Wait()
 	return errors.Join(err, g.closeVault(ctx), g.closeState())
