@@ -44,6 +44,7 @@ type durationArg struct {
 	set bool
 }
 
+// Unpack implements starlark.Unpacker.
 func (a *durationArg) Unpack(v starlark.Value) error {
 	d, err := unpackDuration(v)
 	if err != nil {

@@ -255,6 +255,18 @@ func TestHTTPInteractivity(t *testing.T) {
 	if code := send(tampered); code != http.StatusUnauthorized {
 		t.Errorf("tampered body: %d", code)
 	}
+	badPayload := slackfake.SignedRequest(srv.URL, []byte("{not json"), signing, time.Now())
+	if code := send(badPayload); code != http.StatusBadRequest {
+		t.Errorf("bad payload: %d", code)
+	}
+	otherApproval := slackfake.SignedRequest(srv.URL, slackfake.ClickPayload("pNOTHERE", ops, true), signing, time.Now())
+	if code := send(otherApproval); code != http.StatusOK {
+		t.Errorf("click for an unknown approval: %d", code)
+	}
+	get, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	if code := send(get); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET: %d", code)
+	}
 	time.Sleep(50 * time.Millisecond)
 	if a, _ := e.store.GetApproval(context.Background(), id); !a.Pending() {
 		t.Fatalf("a refused request decided: %+v", a)

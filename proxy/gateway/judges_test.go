@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -195,5 +196,54 @@ func TestRestartDeniesLeftoverApprovals(t *testing.T) {
 	defer store.Close()
 	if got, _ := store.GetApproval(context.Background(), a.ID); got.State != audit.ApprovalDenied || got.Reason != "gateway shutting down" {
 		t.Errorf("approval %+v", got)
+	}
+}
+
+func TestRestartAfterAKillDeniesAndUpdatesSlack(t *testing.T) {
+	fake := slackfake.New(t)
+	h := startWith(t, slackPolicy, withSlack(fake))
+	h.close()
+	// A gateway killed while waiting leaves a pending row behind.
+	journalID, err := os.ReadFile(filepath.Join(h.dir, "state", "journal", "id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := audit.OpenSQLite(filepath.Join(h.dir, "state", "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	left := &audit.Approval{ID: "pleftover", ActionID: "a1", Owner: strings.TrimSpace(string(journalID)), Judge: "slack:#agent-ops",
+		Created: now, Expires: now.Add(time.Hour), Protocol: "http", Endpoint: "api", Summary: "DELETE https://x/y",
+		State: audit.ApprovalPending, Ref: json.RawMessage(`{"channel":"C0AGENTOPS","ts":"1700000000.000100"}`)}
+	other := *left
+	other.ID, other.Owner, other.Ref = "pother", "another-gateway", nil
+	for _, a := range []*audit.Approval{left, &other} {
+		if err := store.CreateApproval(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store.Close()
+
+	port := 0
+	opts := gateway.Options{Config: filepath.Join(h.dir, "ward.star"), StateDir: filepath.Join(h.dir, "state"),
+		ProxyPort: &port, LogHandler: discard(), WatchInterval: -1}
+	withSlack(fake)(&opts)
+	gw, err := gateway.Start(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close(context.Background())
+	upd := fake.WaitCalls("chat.update", 1)[0]
+	if upd.Form.Get("ts") != "1700000000.000100" || !strings.Contains(upd.Text(), "Gateway restarted — denied") {
+		t.Fatalf("update %+v", upd)
+	}
+	ro, _ := audit.OpenSQLiteReadOnly(filepath.Join(h.dir, "state", "audit.db"))
+	defer ro.Close()
+	if a, _ := ro.GetApproval(context.Background(), "pleftover"); a.State != audit.ApprovalDenied || a.Reason != "gateway restarted" {
+		t.Errorf("leftover %+v", a)
+	}
+	if a, _ := ro.GetApproval(context.Background(), "pother"); a.State != audit.ApprovalPending {
+		t.Errorf("another gateway's approval was closed: %+v", a)
 	}
 }

@@ -97,6 +97,7 @@ func (f *Fake) Client() *http.Client { return &http.Client{Transport: recorder{f
 
 type recorder struct{ f *Fake }
 
+// RoundTrip records the call, then sends it (or answers a configured failure).
 func (r recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil {
 		body, err := io.ReadAll(req.Body)
