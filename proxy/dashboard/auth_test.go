@@ -246,7 +246,6 @@ func TestCSRF(t *testing.T) {
 	}
 }
 
-
 // flip changes the first character of a token.
 func flip(tok string) string {
 	if tok[0] == 'A' {
