@@ -180,6 +180,29 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Fatalf("the denied request reached the upstream")
 	}
 
+	t.Log("a decision made with ward deny shows on the open page")
+	elsewhere := e.curlAsync(t, "-X", "PUT", "-w", "\nstatus=%{http_code}\n", e.url("/repos/a/b/topics"))
+	run("back to the feed", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#live.on")))
+	waitFor("the held PUT in pending approvals", `[...document.querySelectorAll("#approvals-body tr.approval")].some(tr => tr.textContent.includes("PUT"))`)
+	run("open it", chromedp.Click(chromedp.CSS(`#approvals-body tr.approval td.summary a`)), chromedp.WaitVisible(chromedp.CSS("#approve")))
+	approvalID, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname.split("/").pop()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := ward(t, nil, "deny", "--state-dir", e.state, "--as", "bob", "--reason", "use the PR", approvalID); code != 0 {
+		t.Fatalf("ward deny: %d %s%s", code, out, errOut)
+	}
+	run("the page shows the outcome", chromedp.WaitVisible(chromedp.CSS("#outcome")))
+	if text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#outcome"))); !strings.Contains(text, "cli:bob") || !strings.Contains(text, "use the PR") {
+		t.Errorf("outcome shown: %q", text)
+	}
+	if present, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("approve") !== null`)); present {
+		t.Error("the Approve button is still there after the decision")
+	}
+	if r := <-elsewhere; !strings.Contains(r.out, "status=403") || !strings.Contains(r.out, "use the PR") {
+		t.Fatalf("request denied with ward deny: %d %s", r.code, r.out)
+	}
+
 	t.Log("download a fixture and run ward test on it")
 	run("open the approved action from the feed", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#live.on")))
 	waitFor("the approved POST in the feed", `[...document.querySelectorAll("#feed-body tr.action")].some(tr => tr.textContent.includes("/repos/a/b/issues") && tr.textContent.includes("dashboard:local"))`)
