@@ -222,6 +222,7 @@ func TestCSRF(t *testing.T) {
 		{"foreign origin", url.Values{"decision": {"approve"}, "csrf": {tok}}, []string{"Origin", "https://evil.example"}, http.StatusForbidden},
 		{"bad decision", url.Values{"decision": {"maybe"}, "csrf": {tok}}, nil, http.StatusBadRequest},
 		{"reason too long", url.Values{"decision": {"deny"}, "csrf": {tok}, "reason": {strings.Repeat("x", 1001)}}, nil, http.StatusBadRequest},
+		{"body over 64 KiB", url.Values{"decision": {"deny"}, "csrf": {tok}, "pad": {strings.Repeat("x", 70<<10)}}, nil, http.StatusBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

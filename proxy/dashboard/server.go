@@ -55,7 +55,7 @@ type Config struct {
 	// Logger receives the dashboard's log; default slog.Default().
 	Logger *slog.Logger
 	// Poll is how often the live feed looks for new actions and approvals
-	// while someone watches; default 250ms.
+	// while someone watches; default 100ms.
 	Poll time.Duration
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
@@ -90,7 +90,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Poll <= 0 {
-		cfg.Poll = 250 * time.Millisecond
+		cfg.Poll = 100 * time.Millisecond
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -271,3 +271,74 @@ func TestDashboardOnTheTailnetTakesNoToken(t *testing.T) {
 		t.Fatalf("an identified approver: %d", resp.StatusCode)
 	}
 }
+
+// TestDashboardFeedLatency measures how long after the agent's response an
+// action reaches an open dashboard's event stream, and how long after a
+// judge starts holding a request the dashboard lists it.
+func TestDashboardFeedLatency(t *testing.T) {
+	h := startWith(t, dashboardPolicy, withDashboard)
+	b := openDashboard(t, h)
+	req, _ := http.NewRequest("GET", b.base+"/events?after=0", nil)
+	resp, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 64<<10)
+		var pending string
+		for {
+			n, err := resp.Body.Read(buf)
+			pending += string(buf[:n])
+			for {
+				i := strings.Index(pending, "\n\n")
+				if i < 0 {
+					break
+				}
+				events <- pending[:i]
+				pending = pending[i+2:]
+			}
+			if err != nil {
+				close(events)
+				return
+			}
+		}
+	}()
+	wait := func(what string) time.Duration {
+		start := time.Now()
+		for {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					t.Fatal("the event stream ended")
+				}
+				if strings.Contains(ev, what) {
+					return time.Since(start)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("no %q event", what)
+			}
+		}
+	}
+	var worst, total time.Duration
+	const n = 20
+	for i := range n {
+		path := "/repos/a/b/" + strings.Repeat("x", i+1)
+		if status, _, _ := h.do("GET", h.url(path), ""); status != 200 {
+			t.Fatalf("GET: %d", status)
+		}
+		d := wait(path + `"`)
+		total += d
+		worst = max(worst, d)
+	}
+	t.Logf("action in the feed after the response: mean %s, worst %s (%d actions)", total/n, worst, n)
+	if worst > 2*time.Second {
+		t.Errorf("the feed lags by %s", worst)
+	}
+	held := h.doAsync("POST", h.url("/repos/a/b/held"), "")
+	d := wait(`"summary":"POST https://` + h.up.HostPort() + `/repos/a/b/held"`)
+	t.Logf("held request listed under pending approvals after %s", d)
+	b.decide(b.pending(1)[0]["id"].(string), "deny", "")
+	<-held
+}

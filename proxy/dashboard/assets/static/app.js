@@ -50,6 +50,7 @@
       const v = params.get(k);
       if (v) { filter.set(k, v); $("f-" + k).value = v; }
     }
+    const maxRows = 1000;
     let newest = 0, oldest = 0;
 
     function row(a) {
@@ -66,6 +67,15 @@
     }
 
     function empty() { $("feed-empty").hidden = body.children.length > 0; }
+
+    // trim keeps the page light on a busy gateway: past maxRows, the
+    // oldest rows go, and "Older actions" brings them back.
+    function trim() {
+      if (body.children.length <= maxRows) return;
+      while (body.children.length > maxRows) body.lastElementChild.remove();
+      oldest = Number(body.lastElementChild.getAttribute("data-seq"));
+      $("older").hidden = false;
+    }
 
     async function page(before) {
       const q = new URLSearchParams(filter);
@@ -97,6 +107,7 @@
         const tr = row(a);
         tr.classList.add("new");
         body.prepend(tr);
+        trim();
         empty();
       });
       es.addEventListener("approvals", (ev) => approvals(JSON.parse(ev.data)));
