@@ -59,7 +59,9 @@ func TestIdentityIn(t *testing.T) {
 type emptyStore struct{}
 
 func (emptyStore) List(context.Context, audit.Filter) ([]audit.Record, error) { return nil, nil }
-func (emptyStore) Get(context.Context, string) (audit.Record, error)          { return audit.Record{}, audit.ErrNotFound }
+func (emptyStore) Get(context.Context, string) (audit.Record, error) {
+	return audit.Record{}, audit.ErrNotFound
+}
 
 func TestHubDropsASubscriberThatFallsBehind(t *testing.T) {
 	done := make(chan struct{})
