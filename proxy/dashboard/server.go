@@ -57,8 +57,6 @@ type Config struct {
 	// Poll is how often the live feed looks for new actions and approvals
 	// while someone watches; default 100ms.
 	Poll time.Duration
-	// Now returns the current time; default time.Now.
-	Now func() time.Time
 }
 
 // Server is a dashboard. Serve it with Serve, stop it with Shutdown.
@@ -91,9 +89,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 100 * time.Millisecond
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
 	}
 	pg, err := loadPages()
 	if err != nil {
