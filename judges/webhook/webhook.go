@@ -91,7 +91,7 @@ func (h *Hub) NewApprover(cfg Config) *Approver { return &Approver{hub: h, cfg: 
 // Decide posts the request and waits for the decision.
 func (a *Approver) Decide(ctx context.Context, req judges.Request) judges.Outcome {
 	h := a.hub
-	w, err := h.queue.Open(ctx, approval.Request{Judge: a.cfg.Name, Action: req.Action, Note: req.Note, Timeout: req.Timeout})
+	w, err := h.queue.Open(ctx, approval.Request{Judge: a.cfg.Name, Action: req.Action, Note: req.Note, Timeout: req.Timeout, TimeoutReason: req.TimeoutReason})
 	if err != nil {
 		return judges.Deny("error", "approval queue unavailable: "+err.Error(), nil)
 	}
