@@ -170,10 +170,13 @@ func (a *Approver) post(ctx context.Context, ap audit.Approval, req judges.Reque
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("User-Agent", "ward-webhook/1")
 	SetSignature(hreq.Header, a.cfg.Secret, data, a.hub.Now())
-	client := a.hub.HTTPClient
-	if client == nil {
-		client = &http.Client{}
+	client := http.Client{}
+	if a.hub.HTTPClient != nil {
+		client = *a.hub.HTTPClient
 	}
+	// A redirect is an answer (denied), not a second place to send the
+	// action to.
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := client.Do(hreq)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
