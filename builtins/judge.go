@@ -41,7 +41,10 @@ type Judge struct {
 type Question struct {
 	Action  *action.Action
 	Note    string
-	Timeout time.Duration // the judge's, or shorter when ask(timeout = …) says so
+	Timeout time.Duration // the judge's, or shorter when ask(timeout = …) or a Hold says so
+	// TimeoutReason, when set, is the reason of the denial if Timeout
+	// passes (a Hold's bound rather than the judge's own timeout).
+	TimeoutReason string
 }
 
 // Answer is a judge's verdict and what the audit log keeps about it (the
@@ -120,6 +123,18 @@ func (j *Judge) askBuiltin(thread *starlark.Thread, b *starlark.Builtin, args st
 	if asker == nil {
 		return nil, fmt.Errorf("%s: no gateway is running to ask %s", b.Name(), j.Name)
 	}
+	hold := HoldOf(Context(thread))
+	if hold != nil {
+		rem := hold.remaining()
+		if rem <= 0 {
+			a := Answer{Verdict: action.Verdict{Reason: hold.Reason, DecidedBy: "timeout"}}
+			consult(thread, j, a, 0)
+			return NewVerdict(a.Verdict), nil
+		}
+		if rem < q.Timeout {
+			q.Timeout, q.TimeoutReason = rem, hold.Reason
+		}
+	}
 	type result struct {
 		a   Answer
 		err error
@@ -130,6 +145,9 @@ func (j *Judge) askBuiltin(thread *starlark.Thread, b *starlark.Builtin, args st
 		a, err := asker.Ask(Context(thread), j, q)
 		return result{a, err, time.Since(start)}
 	})
+	if hold != nil {
+		hold.add(r.d)
+	}
 	if r.err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), r.err)
 	}

@@ -22,6 +22,9 @@ type Request struct {
 	Action  *action.Action
 	Note    string        // from the hook: ops.ask(q, note = "…")
 	Timeout time.Duration // how long the judge may take
+	// TimeoutReason, when set, replaces the judge's own reason for a
+	// timeout (the bound was a Postgres transaction's, not the judge's).
+	TimeoutReason string
 }
 
 // Outcome is a judge's verdict and what the audit log keeps about it.

@@ -74,15 +74,18 @@ type Request struct {
 	Action  *action.Action
 	Note    string
 	Timeout time.Duration
+	// TimeoutReason replaces "no decision from … within …" when set.
+	TimeoutReason string
 }
 
 // Wait is one pending approval that a judge waits on.
 type Wait struct {
-	q        *Queue
-	Approval audit.Approval // as created
-	done     chan struct{}
-	result   audit.Approval
-	once     sync.Once
+	q             *Queue
+	Approval      audit.Approval // as created
+	timeoutReason string
+	done          chan struct{}
+	result        audit.Approval
+	once          sync.Once
 }
 
 // NewID returns a fresh approval ID: like an action ID, with a "p" prefix.
@@ -101,7 +104,7 @@ func (q *Queue) Open(ctx context.Context, req Request) (*Wait, error) {
 			a.Facts = facts
 		}
 	}
-	w := &Wait{q: q, Approval: a, done: make(chan struct{})}
+	w := &Wait{q: q, Approval: a, timeoutReason: req.TimeoutReason, done: make(chan struct{})}
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -157,8 +160,11 @@ func (w *Wait) Wait(ctx context.Context) audit.Approval {
 	case <-w.done:
 		return w.result
 	case <-timer.C:
-		return w.finish(audit.ApprovalTimedOut, "timeout",
-			fmt.Sprintf("no decision from %s within %s", w.Approval.Judge, w.Approval.Expires.Sub(w.Approval.Created).Round(time.Second)))
+		reason := w.timeoutReason
+		if reason == "" {
+			reason = fmt.Sprintf("no decision from %s within %s", w.Approval.Judge, w.Approval.Expires.Sub(w.Approval.Created).Round(time.Second))
+		}
+		return w.finish(audit.ApprovalTimedOut, "timeout", reason)
 	case <-ctx.Done():
 		return w.finish(audit.ApprovalCancelled, "agent", "cancelled: the agent went away")
 	}

@@ -83,7 +83,7 @@ func (j *Judge) Decide(ctx context.Context, req judges.Request) judges.Outcome {
 	resp, err := j.ask(tctx, user)
 	details["latency_us"] = j.cfg.Now().Sub(start).Microseconds()
 	if err != nil {
-		return j.failed(ctx, tctx, req.Timeout, err, details)
+		return j.failed(ctx, tctx, req, err, details)
 	}
 	details["prompt_tokens"] = resp.Usage.PromptTokens
 	details["completion_tokens"] = resp.Usage.CompletionTokens
@@ -143,13 +143,16 @@ func (j *Judge) request(user string, structured bool) openai.ChatCompletionReque
 }
 
 // failed turns a request error into a denial that says what failed.
-func (j *Judge) failed(parent, ctx context.Context, timeout time.Duration, err error, details map[string]any) judges.Outcome {
+func (j *Judge) failed(parent, ctx context.Context, req judges.Request, err error, details map[string]any) judges.Outcome {
 	details["error"] = j.cfg.Mask.Apply(err.Error())
 	switch {
 	case parent.Err() != nil:
 		return judges.Deny("error", "cancelled: the agent went away", details)
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
-		return judges.Deny("timeout", fmt.Sprintf("%s did not answer within %s", j.name, timeout), details)
+		if req.TimeoutReason != "" {
+			return judges.Deny("timeout", req.TimeoutReason, details)
+		}
+		return judges.Deny("timeout", fmt.Sprintf("%s did not answer within %s", j.name, req.Timeout), details)
 	}
 	var apiErr *openai.APIError
 	var reqErr *openai.RequestError

@@ -70,7 +70,7 @@ func (a *Approver) Name() string { return a.name }
 
 // Decide posts the request and waits for a decision.
 func (a *Approver) Decide(ctx context.Context, req judges.Request) judges.Outcome {
-	w, err := a.hub.queue.Open(ctx, approval.Request{Judge: a.name, Action: req.Action, Note: req.Note, Timeout: req.Timeout})
+	w, err := a.hub.queue.Open(ctx, approval.Request{Judge: a.name, Action: req.Action, Note: req.Note, Timeout: req.Timeout, TimeoutReason: req.TimeoutReason})
 	if err != nil {
 		return judges.Deny("error", "approval queue unavailable: "+err.Error(), nil)
 	}

@@ -91,7 +91,7 @@ func (h *Hub) NewApprover(cfg Config) *Approver { return &Approver{hub: h, cfg: 
 // Decide posts the request and waits for the decision.
 func (a *Approver) Decide(ctx context.Context, req judges.Request) judges.Outcome {
 	h := a.hub
-	w, err := h.queue.Open(ctx, approval.Request{Judge: a.cfg.Name, Action: req.Action, Note: req.Note, Timeout: req.Timeout})
+	w, err := h.queue.Open(ctx, approval.Request{Judge: a.cfg.Name, Action: req.Action, Note: req.Note, Timeout: req.Timeout, TimeoutReason: req.TimeoutReason})
 	if err != nil {
 		return judges.Deny("error", "approval queue unavailable: "+err.Error(), nil)
 	}
@@ -170,10 +170,13 @@ func (a *Approver) post(ctx context.Context, ap audit.Approval, req judges.Reque
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("User-Agent", "ward-webhook/1")
 	SetSignature(hreq.Header, a.cfg.Secret, data, a.hub.Now())
-	client := a.hub.HTTPClient
-	if client == nil {
-		client = &http.Client{}
+	client := http.Client{}
+	if a.hub.HTTPClient != nil {
+		client = *a.hub.HTTPClient
 	}
+	// A redirect is an answer (denied), not a second place to send the
+	// action to.
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := client.Do(hreq)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {

@@ -162,6 +162,10 @@ func TestBadResponsesDeny(t *testing.T) {
 		},
 		"http 500": func(w http.ResponseWriter, r webhook.Request) { http.Error(w, "boom", 500) },
 		"prose":    func(w http.ResponseWriter, r webhook.Request) { w.Write([]byte("sure, go ahead")) },
+		"redirect": func(w http.ResponseWriter, r webhook.Request) {
+			w.Header().Set("Location", "/elsewhere")
+			w.WriteHeader(307)
+		},
 	}
 	for name, respond := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -194,6 +194,6 @@ func (a *asker) Ask(ctx context.Context, j *builtins.Judge, q builtins.Question)
 	if !ok {
 		return builtins.Answer{Verdict: judges.Deny("error", j.Name+" is not running", nil).Verdict}, nil
 	}
-	out := jj.Decide(ctx, judges.Request{Action: q.Action, Note: q.Note, Timeout: q.Timeout})
+	out := jj.Decide(ctx, judges.Request{Action: q.Action, Note: q.Note, Timeout: q.Timeout, TimeoutReason: q.TimeoutReason})
 	return builtins.Answer{Verdict: out.Verdict, Details: out.Details}, nil
 }

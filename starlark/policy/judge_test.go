@@ -85,3 +85,39 @@ def check(a):
 		t.Fatalf("result %+v", r)
 	}
 }
+
+func TestHoldBoundsJudgeWaits(t *testing.T) {
+	p, hook := loadHook(t, `
+ops = slack.approver(channel = "#ops", bot_token = secrets.env("B"), app_token = secrets.env("A"), approvers = ["U0OPS1"], timeout = "1m")
+def check(a):
+    first = ops.ask(a)
+    return ops.ask(a)
+`, "check")
+	j := &timeoutJudge{}
+	hold := &builtins.Hold{Max: 50 * time.Millisecond, Reason: "held inside a transaction longer than max_hold_in_transaction (50ms)"}
+	ctx := builtins.WithHold(builtins.WithAsker(context.Background(), j), hold)
+	r := p.Call(ctx, hook, testAction())
+	if r.Verdict.Allowed || r.Verdict.Reason != hold.Reason || r.Verdict.DecidedBy != "timeout" {
+		t.Fatalf("result %+v", r)
+	}
+	if len(j.asked) != 1 || j.asked[0].Timeout != 50*time.Millisecond || j.asked[0].TimeoutReason != hold.Reason {
+		t.Fatalf("asked %+v: the second ask should not reach the judge", j.asked)
+	}
+	if hold.Used() < 50*time.Millisecond || len(r.Judges) != 2 {
+		t.Errorf("used %s, consultations %+v", hold.Used(), r.Judges)
+	}
+}
+
+// timeoutJudge waits out the question's timeout, as a judge nobody
+// answers does.
+type timeoutJudge struct{ asked []builtins.Question }
+
+func (s *timeoutJudge) Ask(ctx context.Context, j *builtins.Judge, q builtins.Question) (builtins.Answer, error) {
+	s.asked = append(s.asked, q)
+	time.Sleep(q.Timeout)
+	reason := q.TimeoutReason
+	if reason == "" {
+		reason = "no decision"
+	}
+	return builtins.Answer{Verdict: action.Verdict{Reason: reason, DecidedBy: "timeout"}}, nil
+}
