@@ -35,7 +35,8 @@ func (a *Approver) Name() string { return a.name }
 // Decide holds the action until it is decided, times out, or the agent
 // goes away; every outcome but an approval is a denial.
 func (a *Approver) Decide(ctx context.Context, req judges.Request) judges.Outcome {
-	w, err := a.queue.Open(ctx, approval.Request{Judge: a.name, Action: req.Action, Note: req.Note, Timeout: req.Timeout})
+	w, err := a.queue.Open(ctx, approval.Request{Judge: a.name, Action: req.Action, Note: req.Note, Timeout: req.Timeout,
+		TimeoutReason: req.TimeoutReason})
 	if err != nil {
 		return judges.Deny("error", a.name+": approval queue unavailable: "+err.Error(), nil)
 	}

@@ -114,6 +114,11 @@ func TestTimeoutAndCancellationDeny(t *testing.T) {
 	if v.Allowed || v.DecidedBy != "timeout" || time.Since(start) > 2*time.Second {
 		t.Errorf("timeout verdict = %+v after %s", v, time.Since(start))
 	}
+	req := request(50 * time.Millisecond)
+	req.TimeoutReason = "held past max_hold_in_transaction (1s)"
+	if v := a.Decide(context.Background(), req).Verdict; v.DecidedBy != "timeout" || v.Reason != req.TimeoutReason {
+		t.Errorf("timeout verdict with a reason = %+v", v)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
 	v = a.Decide(ctx, request(time.Minute)).Verdict
