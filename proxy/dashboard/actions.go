@@ -95,7 +95,7 @@ func (s *Server) apiActions(w http.ResponseWriter, r *request) error {
 	for i := range recs {
 		rows[len(recs)-1-i] = rowOf(&recs[i])
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"actions": rows, "more": len(recs) == f.Limit})
+	return s.writeJSON(w, http.StatusOK, map[string]any{"actions": rows, "more": len(recs) == f.Limit})
 }
 
 // record fetches the action named in the path.
@@ -115,7 +115,7 @@ func (s *Server) apiAction(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, rec)
+	return s.writeJSON(w, http.StatusOK, rec)
 }
 
 // actionView is what the action page shows.
@@ -161,7 +161,7 @@ func (s *Server) fixture(w http.ResponseWriter, r *request) error {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+fixtureName(rec.ID)+`"`)
-	_, _ = w.Write(data)
+	_, _ = w.Write(s.mask(data))
 	return nil
 }
 

@@ -105,7 +105,7 @@ func (s *Server) sendPending(r *request, st *stream, list []audit.Approval) erro
 	if err != nil {
 		return err
 	}
-	return st.send("approvals", "", string(data))
+	return st.send("approvals", "", string(s.mask(data)))
 }
 
 // deliverChange sends a change the hub noticed.
@@ -135,7 +135,7 @@ func (s *Server) apiPending(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, s.pendingViews(r.id, list))
+	return s.writeJSON(w, http.StatusOK, s.pendingViews(r.id, list))
 }
 
 // approvalJSON is an approval as the API returns it.
@@ -151,7 +151,7 @@ func (s *Server) apiApproval(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, approvalJSON{Approval: a, CanDecide: a.Pending() && s.cfg.Access().mayDecide(r.id, a.Judge)})
+	return s.writeJSON(w, http.StatusOK, approvalJSON{Approval: a, CanDecide: a.Pending() && s.cfg.Access().mayDecide(r.id, a.Judge)})
 }
 
 // approvalView is what the approval page shows.
@@ -223,7 +223,7 @@ func (s *Server) decide(w http.ResponseWriter, r *request) error {
 	s.hub.poke()
 	s.cfg.Logger.Info("approval decided in the dashboard", "approval", a.ID, "action", a.ActionID, "state", a.State, "by", by)
 	if wantsJSON(r.Request) {
-		return writeJSON(w, http.StatusOK, approvalJSON{Approval: a})
+		return s.writeJSON(w, http.StatusOK, approvalJSON{Approval: a})
 	}
 	http.Redirect(w, r.Request, "/approvals/"+a.ID, http.StatusSeeOther)
 	return nil

@@ -41,7 +41,7 @@ func (s *Server) events(w http.ResponseWriter, r *request) error {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	st := &stream{w: w, rc: rc, f: f, last: after}
+	st := &stream{w: w, rc: rc, f: f, last: after, mask: s.mask}
 	if err := st.send("", "", "retry: 2000\n"); err != nil {
 		return nil
 	}
@@ -81,6 +81,7 @@ type stream struct {
 	rc   *http.ResponseController
 	f    audit.Filter
 	last int64 // the newest Seq sent or replayed
+	mask func([]byte) []byte
 }
 
 // send writes one event (or, with an empty name, raw lines) and flushes.
@@ -113,7 +114,7 @@ func (st *stream) sendRecord(rec *audit.Record) error {
 		return err
 	}
 	st.last = rec.Seq
-	return st.send("action", strconv.FormatInt(rec.Seq, 10), string(data))
+	return st.send("action", strconv.FormatInt(rec.Seq, 10), string(st.mask(data)))
 }
 
 // replay sends what the store holds after the stream's resume point.

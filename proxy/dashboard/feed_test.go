@@ -295,3 +295,37 @@ func TestDecisionsRaceOtherDeciders(t *testing.T) {
 		t.Errorf("unknown approval: %d", resp.status)
 	}
 }
+
+func TestSecretsAreMaskedEverywhere(t *testing.T) {
+	const canary = "canary-dash-93be1f"
+	e := newEnv(t, envOptions{mask: func(s string) string { return strings.ReplaceAll(s, canary, "[redacted]") }})
+	c := e.login()
+	rec := e.record(audit.Record{Endpoint: "github", Agent: action.Agent{Name: "bot"}, Summary: "GET /" + canary,
+		Facts: json.RawMessage(`{"path":"/` + canary + `"}`), Raw: json.RawMessage(`{"url":"https://x/` + canary + `"}`),
+		Verdict: audit.VerdictDeny, Reason: "saw " + canary, DecidedBy: "policy"})
+	a, _ := e.hold("dashboard", "POST /"+canary)
+	e.status.LastError = "reload failed near " + canary
+	s := e.stream(c, "/events?after=0")
+	var streamed []string
+	for range 2 {
+		ev, err := s.next(t, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		streamed = append(streamed, ev.data)
+	}
+	bodies := append(streamed,
+		e.do(c, "GET", "/api/actions", nil).body, e.do(c, "GET", "/api/actions/"+rec.ID, nil).body,
+		e.do(c, "GET", "/actions/"+rec.ID, nil).body, e.do(c, "GET", "/actions/"+rec.ID+"/fixture", nil).body,
+		e.do(c, "GET", "/api/approvals", nil).body, e.do(c, "GET", "/approvals/"+a.ID, nil).body,
+		e.do(c, "GET", "/api/approvals/"+a.ID, nil).body, e.do(c, "GET", "/status", nil).body,
+		e.do(c, "GET", "/api/status", nil).body)
+	for i, b := range bodies {
+		if strings.Contains(b, canary) {
+			t.Errorf("response %d shows the secret: %s", i, b)
+		}
+		if !strings.Contains(b, "[redacted]") {
+			t.Errorf("response %d: no masked secret in %s", i, b)
+		}
+	}
+}

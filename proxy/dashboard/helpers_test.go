@@ -44,6 +44,7 @@ type env struct {
 type envOptions struct {
 	tailnet bool
 	access  Access
+	mask    func(string) string
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -70,7 +71,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		Judges: []Judge{{Name: "dashboard", Kind: "dashboard", Pos: "ward.star:1:1", Timeout: time.Minute}}}
 	cfg := Config{Store: store, Approvals: &testApprovals{store: store, queue: e.queue},
 		Status: func() Status { return e.status }, Access: func() Access { return e.access },
-		Token: testToken, Logger: logger, Poll: 20 * time.Millisecond}
+		Token: testToken, Logger: logger, Poll: 20 * time.Millisecond, Mask: o.mask}
 	if o.tailnet {
 		cfg.Peer = func(c net.Conn) (Identity, bool) {
 			v, ok := e.peers.Load(c.RemoteAddr().String())

@@ -62,19 +62,19 @@ func (s *Server) render(w http.ResponseWriter, r *request, status int, name, tit
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_, _ = w.Write(b.Bytes())
+	_, _ = w.Write(s.mask(b.Bytes()))
 	return nil
 }
 
 // writeJSON answers with v as JSON.
-func writeJSON(w http.ResponseWriter, status int, v any) error {
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(data, '\n'))
+	_, _ = w.Write(append(s.mask(data), '\n'))
 	return nil
 }
 
@@ -100,7 +100,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		he = &httpError{status: http.StatusInternalServerError, msg: "internal error (see the gateway log)"}
 	}
 	if wantsJSON(r) {
-		_ = writeJSON(w, he.status, map[string]string{"error": he.msg})
+		_ = s.writeJSON(w, he.status, map[string]string{"error": he.msg})
 		return
 	}
 	var b bytes.Buffer
@@ -110,7 +110,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(he.status)
-	_, _ = w.Write(b.Bytes())
+	_, _ = w.Write(s.mask(b.Bytes()))
 }
 
 // wantsJSON reports whether r is a script's request rather than a page's.

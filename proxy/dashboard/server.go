@@ -52,6 +52,10 @@ type Config struct {
 	// dashboard is in tailnet mode: a connection it cannot identify is
 	// refused and the token is not accepted.
 	Peer func(net.Conn) (Identity, bool)
+	// Mask removes secret values from everything the dashboard sends, as
+	// a last line of defence (the audit store should hold none); nil
+	// masks nothing.
+	Mask func(string) string
 	// Logger receives the dashboard's log; default slog.Default().
 	Logger *slog.Logger
 	// Poll is how often the live feed looks for new actions and approvals
@@ -151,6 +155,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	return srv.Shutdown(ctx)
+}
+
+// mask applies Config.Mask.
+func (s *Server) mask(b []byte) []byte {
+	if s.cfg.Mask == nil {
+		return b
+	}
+	return []byte(s.cfg.Mask(string(b)))
 }
 
 // Poke makes open dashboards look for new actions and approvals now,

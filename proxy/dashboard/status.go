@@ -55,5 +55,5 @@ func (s *Server) statusPage(w http.ResponseWriter, r *request) error {
 
 // apiStatus returns the policy status as JSON.
 func (s *Server) apiStatus(w http.ResponseWriter, r *request) error {
-	return writeJSON(w, http.StatusOK, s.cfg.Status())
+	return s.writeJSON(w, http.StatusOK, s.cfg.Status())
 }

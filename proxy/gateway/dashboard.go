@@ -50,7 +50,8 @@ func (g *Gateway) startDashboard(gw policy.Gateway) error {
 	}
 	d := &dashboardService{token: base64.RawURLEncoding.EncodeToString(raw)}
 	cfg := dashboard.Config{Store: g.store, Approvals: &queueApprovals{store: g.store, queue: g.judges.queue},
-		Status: g.dashboardStatus, Access: g.dashboardAccess, Token: d.token, Peer: g.opts.DashboardPeer, Logger: g.logger}
+		Status: g.dashboardStatus, Access: g.dashboardAccess, Token: d.token, Peer: g.opts.DashboardPeer,
+		Mask: g.redact.Redact, Logger: g.logger}
 	srv, err := dashboard.New(cfg)
 	if err != nil {
 		return err

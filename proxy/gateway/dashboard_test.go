@@ -43,6 +43,7 @@ type browser struct {
 	base string
 	c    *http.Client
 	csrf string
+	seen []string // every body received, to check that no secret shows
 }
 
 func openDashboard(t *testing.T, h *harness) *browser {
@@ -78,6 +79,7 @@ func (b *browser) get(u string) string {
 	if resp.StatusCode != 200 {
 		b.t.Fatalf("GET %s: %d %s", u, resp.StatusCode, data)
 	}
+	b.seen = append(b.seen, string(data))
 	return string(data)
 }
 
@@ -176,6 +178,13 @@ func TestDashboardDecisionsReleaseHeldRequests(t *testing.T) {
 	wantJSON, _ := want.Marshal()
 	if fx != string(wantJSON) {
 		t.Errorf("fixture:\n%s\nwant (ward fixture):\n%s", fx, wantJSON)
+	}
+	b.get("/status")
+	b.get("/api/status")
+	for _, body := range b.seen {
+		if strings.Contains(body, canary) {
+			t.Fatalf("the dashboard showed the injected secret: %s", body)
+		}
 	}
 }
 
