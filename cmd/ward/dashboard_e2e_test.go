@@ -260,3 +260,20 @@ func waitForFile(t *testing.T, path string) string {
 	t.Fatalf("no download at %s (folder has %v)", path, fmt.Sprint(entries))
 	return ""
 }
+
+func TestCheckShowsTheDashboard(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ward.star")
+	src := "gateway(dashboard_port = 8081, dashboard_viewers = [\"tag:oncall\"])\nops = dashboard.approver(approvers = [\"alice@example.com\"])\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := ward(t, nil, "check", "--config", path)
+	if code != 0 || !strings.Contains(out, "dashboard: port 8081, viewers tag:oncall") || !strings.Contains(out, "judge dashboard declared at") {
+		t.Fatalf("ward check: %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = ward(t, nil, "gateway", "--help")
+	if code != 0 || !strings.Contains(out+errOut, "-dashboard-port") {
+		t.Errorf("ward gateway --help: %s%s", out, errOut)
+	}
+}
