@@ -110,6 +110,11 @@ func TestDashboardInChromium(t *testing.T) {
 			t.Fatalf("%s: %v\ngateway log:\n%s", what, err, e.gw.stderr)
 		}
 	}
+	// rowLink is the link in the first row of a table body whose text
+	// contains text.
+	rowLink := func(tbody, text string) chromedp.JSPath {
+		return chromedp.JSPath(fmt.Sprintf(`[...document.querySelectorAll("#%s tr")].find(tr => tr.textContent.includes(%q)).querySelector("td.summary a")`, tbody, text))
+	}
 	// waitFor polls a JavaScript predicate in the page.
 	waitFor := func(what, js string) {
 		t.Helper()
@@ -141,7 +146,7 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Fatalf("the held request reached the upstream before approval (%d requests)", n)
 	}
 	shot(t, ctx, filepath.Join(artifacts, "dashboard-pending.png"))
-	run("open the held action", chromedp.Click(chromedp.CSS(`#approvals-body tr.approval td.summary a`)),
+	run("open the held action", chromedp.Click(rowLink("approvals-body", "/repos/a/b/issues")),
 		chromedp.WaitVisible(chromedp.CSS("#approve")))
 	run("approve it", chromedp.SendKeys(chromedp.CSS("#reason"), "ship it"), chromedp.Click(chromedp.CSS("#approve")),
 		chromedp.WaitVisible(chromedp.CSS("#outcome")))
@@ -165,7 +170,7 @@ func TestDashboardInChromium(t *testing.T) {
 	denied := e.curlAsync(t, "-X", "DELETE", "-w", "\nstatus=%{http_code}\n", e.url("/repos/a/b"))
 	run("back to the feed", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#live.on")))
 	waitFor("the held DELETE in pending approvals", `[...document.querySelectorAll("#approvals-body tr.approval")].some(tr => tr.textContent.includes("DELETE"))`)
-	run("open and deny it", chromedp.Click(chromedp.CSS(`#approvals-body tr.approval td.summary a`)),
+	run("open and deny it", chromedp.Click(rowLink("approvals-body", "DELETE")),
 		chromedp.WaitVisible(chromedp.CSS("#deny")), chromedp.SendKeys(chromedp.CSS("#reason"), "not on a Friday"),
 		chromedp.Click(chromedp.CSS("#deny")), chromedp.WaitVisible(chromedp.CSS("#outcome")))
 	select {
@@ -184,7 +189,7 @@ func TestDashboardInChromium(t *testing.T) {
 	elsewhere := e.curlAsync(t, "-X", "PUT", "-w", "\nstatus=%{http_code}\n", e.url("/repos/a/b/topics"))
 	run("back to the feed", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#live.on")))
 	waitFor("the held PUT in pending approvals", `[...document.querySelectorAll("#approvals-body tr.approval")].some(tr => tr.textContent.includes("PUT"))`)
-	run("open it", chromedp.Click(chromedp.CSS(`#approvals-body tr.approval td.summary a`)), chromedp.WaitVisible(chromedp.CSS("#approve")))
+	run("open it", chromedp.Click(rowLink("approvals-body", "PUT")), chromedp.WaitVisible(chromedp.CSS("#approve")))
 	approvalID, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname.split("/").pop()`))
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +211,7 @@ func TestDashboardInChromium(t *testing.T) {
 	t.Log("download a fixture and run ward test on it")
 	run("open the approved action from the feed", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#live.on")))
 	waitFor("the approved POST in the feed", `[...document.querySelectorAll("#feed-body tr.action")].some(tr => tr.textContent.includes("/repos/a/b/issues") && tr.textContent.includes("dashboard:local"))`)
-	run("click it", chromedp.Click(chromedp.JSPath(`[...document.querySelectorAll("#feed-body tr.action")].find(tr => tr.textContent.includes("/repos/a/b/issues")).querySelector("td.summary a")`)),
+	run("click it", chromedp.Click(rowLink("feed-body", "/repos/a/b/issues")),
 		chromedp.WaitVisible(chromedp.CSS("#download-fixture")))
 	id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname.split("/").pop()`))
 	if err != nil || !strings.HasPrefix(id, "a") {
