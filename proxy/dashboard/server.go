@@ -114,7 +114,7 @@ func New(cfg Config) (*Server, error) {
 // their context (Serve does that) for tailnet identification.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Serve serves the dashboard on ln until Shutdown.
+// Serve serves the dashboard on ln until Shutdown, and closes ln.
 func (s *Server) Serve(ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
@@ -126,9 +126,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.mu.Lock()
 	select {
-	case <-s.done:
+	case <-s.done: // shut down before it started serving
 		s.mu.Unlock()
-		return http.ErrServerClosed
+		return ln.Close()
 	default:
 	}
 	s.srv = srv

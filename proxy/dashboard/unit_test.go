@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
@@ -101,5 +102,36 @@ func TestHubLimitsSubscribers(t *testing.T) {
 	}
 	if _, err := h.subscribe(t.Context()); err == nil {
 		t.Fatal("no limit on event streams")
+	}
+}
+
+func TestShutdownBeforeServeClosesTheListener(t *testing.T) {
+	s, err := New(Config{Store: emptyStore{}, Status: func() Status { return Status{} }, Access: func() Access { return Access{} },
+		Token: "0123456789abcdef0123", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(ln); err != nil {
+		t.Fatalf("Serve after Shutdown: %v", err)
+	}
+	if _, err := ln.Accept(); err == nil {
+		t.Fatal("the listener is still open")
+	}
+}
+
+func TestNewRefusesAShortToken(t *testing.T) {
+	_, err := New(Config{Store: emptyStore{}, Status: func() Status { return Status{} }, Access: func() Access { return Access{} }, Token: "short"})
+	if err == nil {
+		t.Fatal("a short token was accepted")
+	}
+	if _, err := New(Config{Store: emptyStore{}}); err == nil {
+		t.Fatal("a dashboard without Status and Access")
 	}
 }
