@@ -19,7 +19,9 @@ import (
 	"time"
 
 	"github.com/wardproject/ward/builtins"
+	"github.com/wardproject/ward/protocols/clickhouse"
 	"github.com/wardproject/ward/protocols/httpproxy"
+	"github.com/wardproject/ward/protocols/kubernetes"
 	"github.com/wardproject/ward/proxy"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/proxy/ca"
@@ -59,6 +61,7 @@ type Gateway struct {
 	journal  *audit.Journal
 	store    *audit.SQLiteStore
 	http     *httpproxy.Proxy
+	ca       *ca.CA
 	proxyLn  net.Listener
 	stateDir string
 	listen   func(network, addr string) (net.Listener, error)
@@ -199,6 +202,12 @@ func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapsh
 		err = httpproxy.Prepare(snap)
 	}
 	if err == nil {
+		err = kubernetes.Prepare(snap)
+	}
+	if err == nil {
+		err = clickhouse.Prepare(snap)
+	}
+	if err == nil {
 		g.redact.SetSecrets(snap.SecretValues())
 		err = g.snapshotJudges(snap)
 	}
@@ -221,6 +230,7 @@ func (g *Gateway) serveProxy(gw policy.Gateway) error {
 		return fmt.Errorf("listen on %s for the proxy: %w", addr, err)
 	}
 	g.proxyLn = ln
+	g.ca = authority
 	g.http = httpproxy.New(g.engine, authority, g.logger)
 	g.wg.Add(1)
 	go func() {
