@@ -19,9 +19,12 @@ import (
 	"time"
 
 	"github.com/wardproject/ward/builtins"
+	"github.com/wardproject/ward/protocols/action"
 	"github.com/wardproject/ward/protocols/clickhouse"
 	"github.com/wardproject/ward/protocols/httpproxy"
 	"github.com/wardproject/ward/protocols/kubernetes"
+	"github.com/wardproject/ward/protocols/postgres"
+	"github.com/wardproject/ward/protocols/postgres/sqlfacts"
 	"github.com/wardproject/ward/proxy"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/proxy/ca"
@@ -50,6 +53,10 @@ type Options struct {
 	// clients).
 	SlackAPIURL     string
 	JudgeHTTPClient *http.Client
+	// PostgresIdentify names the agent of a new Postgres connection;
+	// default postgres.LocalIdentity (loopback is the local agent). The
+	// tailnet transport replaces it.
+	PostgresIdentify func(context.Context, postgres.ConnInfo) (action.Agent, error)
 }
 
 // Gateway is a running gateway.
@@ -62,6 +69,7 @@ type Gateway struct {
 	store    *audit.SQLiteStore
 	http     *httpproxy.Proxy
 	ca       *ca.CA
+	sql      *sqlfacts.Analyzer // shared by every postgres endpoint
 	proxyLn  net.Listener
 	stateDir string
 	listen   func(network, addr string) (net.Listener, error)
@@ -98,6 +106,7 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 		g.listen = net.Listen
 	}
 	g.logger = slog.New(g.redact)
+	g.sql = sqlfacts.NewAnalyzer(sqlfacts.DefaultCacheEntries, sqlfacts.DefaultCacheBytes)
 	p, err := g.load()
 	if err != nil {
 		return nil, err

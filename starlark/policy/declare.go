@@ -26,8 +26,9 @@ func (d *declarations) universe() starlark.StringDict {
 
 func (d *declarations) builtins() starlark.StringDict {
 	return starlark.StringDict{
-		"gateway": starlark.NewBuiltin("gateway", d.gateway),
-		"http":    starlark.NewBuiltin("http", d.http),
+		"gateway":  starlark.NewBuiltin("gateway", d.gateway),
+		"http":     starlark.NewBuiltin("http", d.http),
+		"postgres": starlark.NewBuiltin("postgres", d.postgres),
 
 		"kubernetes":  starlark.NewBuiltin("kubernetes", d.kubernetes),
 		"clickhouse":  starlark.NewBuiltin("clickhouse", d.clickhouse),
