@@ -108,3 +108,11 @@ func (s *Snapshot) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// CredentialUnavailable is the error of an allowed action whose
+// endpoint's credential is no longer valid (Secret returned nil: a Vault
+// lease that ended and could not be renewed). Such an action is not
+// forwarded.
+func CredentialUnavailable(endpoint string) error {
+	return fmt.Errorf("the credential of endpoint %s is unavailable (its Vault lease ended)", endpoint)
+}

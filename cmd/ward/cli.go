@@ -28,6 +28,7 @@ func commands() []command {
 		{"approvals", "[--state-dir DIR] [--all] [--json]", "list approvals waiting for a decision", runApprovals},
 		{"approve", "[--state-dir DIR] [--reason TEXT] APPROVAL_ID", "approve a pending approval", runApprove},
 		{"deny", "[--state-dir DIR] [--reason TEXT] APPROVAL_ID", "deny a pending approval", runDeny},
+		{"kubeconfig", kubeconfigUsage, "write an agent's kubeconfig for a kubernetes endpoint (no credential in it)", runKubeconfig},
 	}
 }
 

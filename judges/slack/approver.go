@@ -76,6 +76,10 @@ func (a *Approver) Decide(ctx context.Context, req judges.Request) judges.Outcom
 	}
 	id := w.Approval.ID
 	details := map[string]any{"approval_id": id}
+	// Clicks are accepted from the moment the message can be seen.
+	p := &pending{approver: a, channel: a.channel}
+	a.hub.register(id, p)
+	defer a.hub.unregister(id)
 	pctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	channel, ts, err := a.api.PostMessageContext(pctx, a.channel,
 		slack.MsgOptionText(fallbackText(w.Approval, a.mask), false),
@@ -88,7 +92,6 @@ func (a *Approver) Decide(ctx context.Context, req judges.Request) judges.Outcom
 		return judges.Deny("error", reason, details)
 	}
 	details["channel"], details["ts"] = channel, ts
-	a.hub.register(id, &pending{approver: a, channel: channel, ts: ts})
 	if r, err := json.Marshal(ref{Channel: channel, TS: ts}); err == nil {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiTimeout)
 		if err := a.hub.queue.SetRef(sctx, id, r); err != nil {
@@ -97,7 +100,6 @@ func (a *Approver) Decide(ctx context.Context, req judges.Request) judges.Outcom
 		cancel()
 	}
 	res := w.Wait(ctx)
-	a.hub.unregister(id)
 	a.update(context.WithoutCancel(ctx), channel, ts, res)
 	details["state"], details["decided_by"] = res.State, res.DecidedBy
 	return judges.Outcome{Verdict: verdictOf(res), Details: details}

@@ -43,8 +43,7 @@ type Hub struct {
 // pending is an approval message waiting for a click.
 type pending struct {
 	approver *Approver
-	channel  string
-	ts       string
+	channel  string // as configured; clicks carry the channel's ID
 }
 
 // ref is what the approval row keeps about its message, so that it can be
@@ -141,12 +140,12 @@ func (h *Hub) handle(ctx context.Context, c click) {
 	ok, err := a.mayDecide(ctx, c.user)
 	if err != nil {
 		h.logger.Warn("slack: cannot check approvers; click ignored", "approval", c.approvalID, "user", c.user, "error", err)
-		a.ephemeral(ctx, p.channel, c.user, "ward could not check whether you may decide this approval; try again.")
+		a.ephemeral(ctx, c.where(p), c.user, "ward could not check whether you may decide this approval; try again.")
 		return
 	}
 	if !ok {
 		h.logger.Warn("slack: click by a user who is not an approver", "approval", c.approvalID, "user", c.user, "judge", a.name)
-		a.ephemeral(ctx, p.channel, c.user, "You are not allowed to decide this request: only "+a.approverList()+" can. It keeps waiting.")
+		a.ephemeral(ctx, c.where(p), c.user, "You are not allowed to decide this request: only "+a.approverList()+" can. It keeps waiting.")
 		return
 	}
 	state, reason := audit.ApprovalDenied, "denied in Slack by "+nameOf(c)
@@ -155,10 +154,18 @@ func (h *Hub) handle(ctx context.Context, c click) {
 	}
 	if _, decided, err := h.queue.Decide(c.approvalID, state, "slack:"+c.user, reason); err != nil {
 		h.logger.Error("slack: cannot record the decision", "approval", c.approvalID, "error", err)
-		a.ephemeral(ctx, p.channel, c.user, "ward could not record your decision; the request stays pending.")
+		a.ephemeral(ctx, c.where(p), c.user, "ward could not record your decision; the request stays pending.")
 	} else if !decided {
-		a.ephemeral(ctx, p.channel, c.user, "This request was already decided.")
+		a.ephemeral(ctx, c.where(p), c.user, "This request was already decided.")
 	}
+}
+
+// where is the channel to answer a click in: the one it came from.
+func (c click) where(p *pending) string {
+	if c.channel != "" {
+		return c.channel
+	}
+	return p.channel
 }
 
 func nameOf(c click) string {

@@ -19,7 +19,12 @@ import (
 	"time"
 
 	"github.com/wardproject/ward/builtins"
+	"github.com/wardproject/ward/protocols/action"
+	"github.com/wardproject/ward/protocols/clickhouse"
 	"github.com/wardproject/ward/protocols/httpproxy"
+	"github.com/wardproject/ward/protocols/kubernetes"
+	"github.com/wardproject/ward/protocols/postgres"
+	"github.com/wardproject/ward/protocols/postgres/sqlfacts"
 	"github.com/wardproject/ward/proxy"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/proxy/ca"
@@ -49,6 +54,10 @@ type Options struct {
 	// clients).
 	SlackAPIURL     string
 	JudgeHTTPClient *http.Client
+	// PostgresIdentify names the agent of a new Postgres connection;
+	// default postgres.LocalIdentity (loopback is the local agent). The
+	// tailnet transport replaces it.
+	PostgresIdentify func(context.Context, postgres.ConnInfo) (action.Agent, error)
 	// DashboardPort overrides gateway(dashboard_port); 0 picks a free
 	// port. Unlike in the policy, where 0 means no dashboard, setting it
 	// always serves one.
@@ -69,6 +78,8 @@ type Gateway struct {
 	journal  *audit.Journal
 	store    *audit.SQLiteStore
 	http     *httpproxy.Proxy
+	ca       *ca.CA
+	sql      *sqlfacts.Analyzer // shared by every postgres endpoint
 	proxyLn  net.Listener
 	stateDir string
 	listen   func(network, addr string) (net.Listener, error)
@@ -106,6 +117,7 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 		g.listen = net.Listen
 	}
 	g.logger = slog.New(g.redact)
+	g.sql = sqlfacts.NewAnalyzer(sqlfacts.DefaultCacheEntries, sqlfacts.DefaultCacheBytes)
 	p, err := g.load()
 	if err != nil {
 		return nil, err
@@ -213,6 +225,12 @@ func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapsh
 		err = httpproxy.Prepare(snap)
 	}
 	if err == nil {
+		err = kubernetes.Prepare(snap)
+	}
+	if err == nil {
+		err = clickhouse.Prepare(snap)
+	}
+	if err == nil {
 		g.redact.SetSecrets(snap.SecretValues())
 		err = g.snapshotJudges(snap)
 	}
@@ -235,6 +253,7 @@ func (g *Gateway) serveProxy(gw policy.Gateway) error {
 		return fmt.Errorf("listen on %s for the proxy: %w", addr, err)
 	}
 	g.proxyLn = ln
+	g.ca = authority
 	g.http = httpproxy.New(g.engine, authority, g.logger)
 	g.wg.Add(1)
 	go func() {

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -66,11 +67,24 @@ type response struct {
 	body   string
 }
 
+// doAsync sends a request in the background; a transport error gives
+// status 0 and the error as body (never t.Fatal off the test goroutine).
 func (h *harness) doAsync(method, target, body string) <-chan response {
 	out := make(chan response, 1)
 	go func() {
-		status, b, _ := h.do(method, target, body)
-		out <- response{status, b}
+		req, err := http.NewRequest(method, target, strings.NewReader(body))
+		if err != nil {
+			out <- response{0, err.Error()}
+			return
+		}
+		resp, err := h.client.Do(req)
+		if err != nil {
+			out <- response{0, err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		out <- response{resp.StatusCode, string(b)}
 	}()
 	return out
 }

@@ -26,8 +26,13 @@ func (d *declarations) universe() starlark.StringDict {
 
 func (d *declarations) builtins() starlark.StringDict {
 	return starlark.StringDict{
-		"gateway": starlark.NewBuiltin("gateway", d.gateway),
-		"http":    starlark.NewBuiltin("http", d.http),
+		"gateway":  starlark.NewBuiltin("gateway", d.gateway),
+		"http":     starlark.NewBuiltin("http", d.http),
+		"postgres": starlark.NewBuiltin("postgres", d.postgres),
+
+		"kubernetes":  starlark.NewBuiltin("kubernetes", d.kubernetes),
+		"clickhouse":  starlark.NewBuiltin("clickhouse", d.clickhouse),
+		"client_cert": builtins.ClientCertBuiltin,
 	}
 }
 
@@ -60,6 +65,16 @@ func (d *declarations) finish() error {
 			}
 			seen[hp] = ep.Name
 		}
+	}
+	ports := map[int]string{}
+	for _, ep := range d.policy.Endpoints {
+		if ep.Port == 0 {
+			continue
+		}
+		if other, ok := ports[ep.Port]; ok {
+			return fmt.Errorf("port %d is declared by both endpoint %q and endpoint %q", ep.Port, other, ep.Name)
+		}
+		ports[ep.Port] = ep.Name
 	}
 	return checkDashboardJudges(d.policy.Judges)
 }
