@@ -50,7 +50,7 @@ func (s *Server) events(w http.ResponseWriter, r *request) error {
 			return nil
 		}
 	}
-	if err := s.sendApprovals(r, st); err != nil {
+	if err := s.sendApprovals(r, st); err != nil || st.flush() != nil {
 		return nil
 	}
 	beat := time.NewTicker(heartbeat)
@@ -67,9 +67,31 @@ func (s *Server) events(w http.ResponseWriter, r *request) error {
 			if !ok {
 				return nil // dropped: too far behind; the browser reconnects
 			}
-			err = s.deliver(r, st, ev)
+			err = s.deliverAll(r, st, ev, sub.ch)
+		}
+		if err == nil {
+			err = st.flush()
 		}
 		if err != nil {
+			return nil
+		}
+	}
+}
+
+// deliverAll sends ev and every event already waiting behind it, so that a
+// burst costs one flush.
+func (s *Server) deliverAll(r *request, st *stream, ev event, ch <-chan event) error {
+	for {
+		if err := s.deliver(r, st, ev); err != nil {
+			return err
+		}
+		var ok bool
+		select {
+		case ev, ok = <-ch:
+			if !ok {
+				return nil
+			}
+		default:
 			return nil
 		}
 	}
@@ -84,7 +106,14 @@ type stream struct {
 	mask func([]byte) []byte
 }
 
-// send writes one event (or, with an empty name, raw lines) and flushes.
+// flush sends what was written.
+func (st *stream) flush() error {
+	_ = st.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	return st.rc.Flush()
+}
+
+// send writes one event (or, with an empty name, raw lines); the caller
+// flushes.
 func (st *stream) send(name, id, data string) error {
 	_ = st.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	var err error
@@ -98,59 +127,73 @@ func (st *stream) send(name, id, data string) error {
 			_, err = fmt.Fprintf(st.w, "event: %s\ndata: %s\n\n", name, data)
 		}
 	}
-	if err == nil {
-		err = st.rc.Flush()
-	}
 	return err
 }
 
-// sendRecord sends rec if it matches the stream's filter and is new to it.
-func (st *stream) sendRecord(rec *audit.Record) error {
-	if rec.Seq <= st.last || !matches(st.f, rec) {
+// sendRow sends an action if it matches the stream's filter and is new to
+// it.
+func (st *stream) sendRow(r *row) error {
+	if r.Seq <= st.last || !matches(st.f, r) {
 		return nil
 	}
-	data, err := json.Marshal(rowOf(rec))
+	data, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	st.last = rec.Seq
-	return st.send("action", strconv.FormatInt(rec.Seq, 10), string(st.mask(data)))
+	st.last = r.Seq
+	return st.send("action", strconv.FormatInt(r.Seq, 10), string(st.mask(data)))
 }
+
+// maxReplay is the most actions a resuming stream replays. A browser that
+// missed more is told to start over ("reset"): it reloads the newest page.
+const maxReplay = 1000
 
 // replay sends what the store holds after the stream's resume point.
 func (s *Server) replay(r *request, st *stream) error {
-	for {
-		f := st.f
-		f.AfterSeq, f.Limit = st.last, 500
-		recs, err := s.cfg.Store.List(r.Context(), f)
+	f := st.f
+	f.AfterSeq, f.Limit = st.last, maxReplay+1
+	recs, err := s.cfg.Store.List(r.Context(), f)
+	if err != nil {
+		s.cfg.Logger.Warn("dashboard: replay failed", "error", err)
+		return err
+	}
+	if len(recs) > maxReplay {
+		newest, err := s.cfg.Store.List(r.Context(), audit.Filter{Newest: true, Limit: 1})
 		if err != nil {
-			s.cfg.Logger.Warn("dashboard: replay failed", "error", err)
 			return err
 		}
-		for i := range recs {
-			if err := st.sendRecord(&recs[i]); err != nil {
-				return err
-			}
+		if len(newest) == 1 {
+			st.last = newest[0].Seq
 		}
-		if len(recs) < 500 {
-			return nil
+		return st.send("reset", "", fmt.Sprintf(`{"missed_more_than":%d}`, maxReplay))
+	}
+	for i := range recs {
+		r := rowOf(&recs[i])
+		if err := st.sendRow(&r); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // deliver sends one hub event to the stream.
 func (s *Server) deliver(r *request, st *stream, ev event) error {
-	if ev.rec != nil {
-		return st.sendRecord(ev.rec)
+	if ev.kind == "" {
+		for i := range ev.rows {
+			if err := st.sendRow(&ev.rows[i]); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	return s.deliverChange(r, st, ev)
 }
 
-// matches reports whether rec passes a feed filter.
-func matches(f audit.Filter, rec *audit.Record) bool {
-	return (f.Verdict == "" || f.Verdict == rec.Verdict) &&
-		(f.Endpoint == "" || f.Endpoint == rec.Endpoint) &&
-		(f.Agent == "" || f.Agent == rec.Agent.Name)
+// matches reports whether an action passes a feed filter.
+func matches(f audit.Filter, r *row) bool {
+	return (f.Verdict == "" || f.Verdict == r.Verdict) &&
+		(f.Endpoint == "" || f.Endpoint == r.Endpoint) &&
+		(f.Agent == "" || f.Agent == r.Agent)
 }
 
 // resumeFrom is the Seq a stream resumes after, if it resumes: the

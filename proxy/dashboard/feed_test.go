@@ -329,3 +329,42 @@ func TestSecretsAreMaskedEverywhere(t *testing.T) {
 		}
 	}
 }
+
+func TestEventsResetWhenTooMuchWasMissed(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.login()
+	for i := range maxReplay + 5 {
+		e.journal.Append(&audit.Record{ID: fmt.Sprintf("a%05d", i), Time: time.Now(), Protocol: "http", Endpoint: "github",
+			Summary: fmt.Sprintf("GET /%d", i), Verdict: audit.VerdictAllow})
+	}
+	if err := e.journal.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s := e.stream(c, "/events?after=0")
+	ev, err := s.next(t, 2*time.Second)
+	if err != nil || ev.name != "reset" {
+		t.Fatalf("first event: %+v %v", ev, err)
+	}
+	if ev, err = s.next(t, 2*time.Second); err != nil || ev.name != "approvals" {
+		t.Fatalf("second event: %+v %v", ev, err)
+	}
+	live := e.record(audit.Record{Endpoint: "github", Summary: "GET /after-reset", Verdict: audit.VerdictAllow})
+	if ev, err = s.next(t, 2*time.Second); err != nil || ev.id != fmt.Sprint(live.Seq) {
+		t.Fatalf("after the reset: %+v %v", ev, err)
+	}
+	// Within the limit, a resume replays every missed action in order.
+	s = e.stream(c, "/events", "Last-Event-ID", fmt.Sprint(live.Seq-3))
+	var ids []string
+	for len(ids) < 3 {
+		ev, err := s.next(t, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.name == "action" {
+			ids = append(ids, ev.id)
+		}
+	}
+	if want := fmt.Sprintf("%d,%d,%d", live.Seq-2, live.Seq-1, live.Seq); strings.Join(ids, ",") != want {
+		t.Errorf("replayed %v, want %s", ids, want)
+	}
+}

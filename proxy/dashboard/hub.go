@@ -9,10 +9,10 @@ import (
 	"github.com/wardproject/ward/proxy/audit"
 )
 
-// subscriberBuffer is how many events a slow event stream may fall behind
-// before it is dropped; the browser then reconnects and replays from the
-// store, so nothing is lost.
-const subscriberBuffer = 512
+// subscriberBuffer is how many events (a poll's new actions are one) a slow
+// event stream may fall behind before it is dropped; the browser then
+// reconnects and replays from the store, so nothing is lost.
+const subscriberBuffer = 64
 
 // maxSubscribers bounds the open event streams.
 const maxSubscribers = 100
@@ -39,10 +39,10 @@ type hub struct {
 // watcher is an extra source the hub polls on each tick (the approvals).
 type watcher func(ctx context.Context, publish func(event))
 
-// event is one thing a subscriber receives: a new record, or a change.
+// event is one thing a subscriber receives: new actions, or a change.
 type event struct {
-	rec  *audit.Record
-	kind string // "" for a record; otherwise the name of the change
+	rows []row // new actions, in Seq order; shared, read-only
+	kind string // "" for actions; otherwise the name of the change
 	data any
 }
 
@@ -142,10 +142,15 @@ func (h *hub) pollRecords(ctx context.Context) {
 			h.logger.Warn("dashboard: cannot read new actions", "error", err)
 			return
 		}
-		for i := range recs {
-			h.publish(event{rec: &recs[i]})
-			h.last = recs[i].Seq
+		if len(recs) == 0 {
+			return
 		}
+		rows := make([]row, len(recs))
+		for i := range recs {
+			rows[i] = rowOf(&recs[i])
+		}
+		h.publish(event{rows: rows})
+		h.last = recs[len(recs)-1].Seq
 		if len(recs) < 500 {
 			return
 		}

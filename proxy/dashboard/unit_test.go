@@ -78,7 +78,7 @@ func TestHubDropsASubscriberThatFallsBehind(t *testing.T) {
 		}
 	}()
 	for i := range subscriberBuffer + 10 {
-		h.publish(event{rec: &audit.Record{Seq: int64(i + 1)}})
+		h.publish(event{rows: []row{{Seq: int64(i + 1)}}})
 	}
 	n := 0
 	for range slow.ch { // closed once dropped

@@ -111,19 +111,27 @@
         empty();
       });
       es.addEventListener("approvals", (ev) => approvals(JSON.parse(ev.data)));
+      // Too much was missed to replay: start over from the newest page.
+      es.addEventListener("reset", () => { es.close(); start(); });
+    }
+
+    function start() {
+      page(0).then((p) => {
+        body.replaceChildren();
+        newest = 0; oldest = 0;
+        for (const a of p.actions) {
+          body.append(row(a));
+          newest = Math.max(newest, a.seq);
+          oldest = a.seq;
+        }
+        $("older").hidden = !p.more;
+        empty();
+        live();
+      }).catch((e) => { $("live").textContent = String(e); });
     }
 
     $("older").addEventListener("click", () => older().catch(console.error));
-    page(0).then((p) => {
-      for (const a of p.actions) {
-        body.append(row(a));
-        newest = Math.max(newest, a.seq);
-        oldest = a.seq;
-      }
-      $("older").hidden = !p.more;
-      empty();
-      live();
-    }).catch((e) => { $("live").textContent = String(e); });
+    start();
   }
 
   // ---- pending approvals ---------------------------------------------
