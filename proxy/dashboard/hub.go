@@ -41,7 +41,7 @@ type watcher func(ctx context.Context, publish func(event))
 
 // event is one thing a subscriber receives: new actions, or a change.
 type event struct {
-	rows []row // new actions, in Seq order; shared, read-only
+	rows []row  // new actions, in Seq order; shared, read-only
 	kind string // "" for actions; otherwise the name of the change
 	data any
 }
