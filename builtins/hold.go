@@ -12,8 +12,12 @@ import (
 // locks held while someone decides (postgres(max_hold_in_transaction)).
 // When the bound is reached the judge's wait ends as a denial with Reason.
 type Hold struct {
-	Max    time.Duration
-	Reason string // e.g. "held inside a transaction longer than max_hold_in_transaction (30s)"
+	Max    time.Duration // 0: no bound beyond the judges' own timeouts
+	Reason string        // e.g. "held inside a transaction longer than max_hold_in_transaction (30s)"
+	// Connection names the connection held (for the audit record), and
+	// Before is how long judges held it before this action.
+	Connection string
+	Before     time.Duration
 
 	mu   sync.Mutex
 	used time.Duration
@@ -43,6 +47,9 @@ func (h *Hold) Used() time.Duration {
 func (h *Hold) remaining() time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.Max <= 0 {
+		return time.Duration(1<<63 - 1)
+	}
 	return h.Max - h.used
 }
 

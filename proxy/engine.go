@@ -83,7 +83,14 @@ func (e *Engine) Decide(ctx context.Context, snap *Snapshot, ep *policy.Endpoint
 	rec.PolicyMicros = res.Elapsed.Microseconds()
 	rec.JudgeMicros = res.Judged.Microseconds()
 	if len(res.Judges) > 0 {
-		details, err := json.Marshal(map[string]any{"judges": res.Judges})
+		d := map[string]any{"judges": res.Judges}
+		if h := builtins.HoldOf(ctx); h != nil {
+			// How long the connection (a database session inside a
+			// transaction) was held waiting for judges.
+			d["hold"] = map[string]any{"connection": h.Connection, "max_us": h.Max.Microseconds(),
+				"held_us": h.Used().Microseconds(), "connection_held_us": (h.Before + h.Used()).Microseconds()}
+		}
+		details, err := json.Marshal(d)
 		if err != nil {
 			e.logger.Error("encode judge details", "action", act.ID, "error", err)
 		} else {

@@ -94,8 +94,10 @@ type Gateway struct {
 	reloadMu sync.Mutex
 	status   ReloadStatus
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // ReloadStatus is the outcome of the last reload attempt.
@@ -278,15 +280,20 @@ func (g *Gateway) Status() ReloadStatus {
 	return g.status
 }
 
-// Close stops the listeners, waits up to ctx for requests in flight, and
-// flushes the audit journal into the store.
+// Close denies the approvals still waiting, stops the listeners, waits up
+// to ctx for requests in flight, revokes Vault leases, and flushes the
+// audit journal into the store. Calling it again returns the first
+// result.
 func (g *Gateway) Close(ctx context.Context) error {
-	close(g.stop)
-	derr := g.stopDashboard(ctx)
-	jerr := errors.Join(derr, g.stopJudges(ctx))
-	err := errors.Join(jerr, g.http.Shutdown(ctx), g.closeListeners(ctx))
-	g.wg.Wait()
-	return errors.Join(err, g.closeVault(ctx), g.closeState())
+	g.closeOnce.Do(func() {
+		close(g.stop)
+		derr := g.stopDashboard(ctx)
+		jerr := errors.Join(derr, g.stopJudges(ctx))
+		err := errors.Join(jerr, g.http.Shutdown(ctx), g.closeListeners(ctx))
+		g.wg.Wait()
+		g.closeErr = errors.Join(err, g.closeVault(ctx), g.closeState())
+	})
+	return g.closeErr
 }
 
 func (g *Gateway) closeState() error {

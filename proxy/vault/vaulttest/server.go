@@ -34,6 +34,9 @@ type Server struct {
 	down             bool
 	approle          [2]string
 	Renewals, Reads  int
+	// Creds, when set, chooses the username and password of the n-th
+	// dynamic lease (say, a real database role made by the test).
+	Creds func(n int) (user, password string)
 }
 
 // Lease is one dynamic-secret lease.
@@ -196,6 +199,9 @@ func (s *Server) creds(w http.ResponseWriter) {
 	s.serial++
 	l := &Lease{ID: fmt.Sprintf("database/creds/ro/%d", s.serial), Username: fmt.Sprintf("v-ro-%d", s.serial),
 		Password: fmt.Sprintf("dyn-canary-password-%d", s.serial), total: s.LeaseTTL}
+	if s.Creds != nil {
+		l.Username, l.Password = s.Creds(s.serial)
+	}
 	s.leases[l.ID] = l
 	writeJSON(w, 200, map[string]any{"lease_id": l.ID, "lease_duration": s.LeaseTTL, "renewable": true,
 		"data": map[string]any{"username": l.Username, "password": l.Password}})
