@@ -105,6 +105,13 @@ func TestAmbiguousRequestsAreRefused(t *testing.T) {
 		{"JSON keys differing in case", "GET /x HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 21\r\n\r\n{\"State\":1,\"state\":2}", "appears twice"},
 		{"semicolon query", "GET /x?a=1;b=2 HTTP/1.1\r\nHost: " + host + "\r\n\r\n", "query"},
 		{"absolute-form for another host", "GET https://evil.example/x HTTP/1.1\r\nHost: " + host + "\r\n\r\n", "inside a tunnel"},
+		{"gzip body the hook cannot read", "POST /x HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\n\x1f\x8b\x08\x00", "Content-Encoding"},
+		{"upgrade to h2c", "GET /x HTTP/1.1\r\nHost: " + host + "\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", "only WebSocket"},
+		{"repeated method override", "GET /x HTTP/1.1\r\nHost: " + host + "\r\nX-HTTP-Method-Override: GET\r\nX-HTTP-Method-Override: DELETE\r\n\r\n", "asks for method"},
+		{"_method form field", "POST /x HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\n\r\n_method=DELETE", "asks for method"},
+		{"_method query parameter", "POST /x?_method=DELETE HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 0\r\n\r\n", "asks for method"},
+		{"JSON followed by more", "POST /x HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 17\r\n\r\n{\"admin\":true} xx", "not one JSON document"},
+		{"doubly encoded dot segment", "GET /a/%252e%252e/admin HTTP/1.1\r\nHost: " + host + "\r\n\r\n", "encoded twice"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
