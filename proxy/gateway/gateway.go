@@ -197,8 +197,20 @@ func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapsh
 	if err := clickhouse.Prepare(snap); err != nil {
 		return nil, err
 	}
-	g.redact.SetSecrets(snap.SecretValues())
+	g.redact.AddSecrets(redactions(snap))
 	return snap, nil
+}
+
+// redactions are the byte strings of snap that logs must never show: every
+// resolved secret, and the encoded forms of injected ones.
+func redactions(snap *proxy.Snapshot) [][]byte {
+	values := snap.SecretValues()
+	for _, ep := range snap.Policy.Endpoints {
+		if ep.Inject != nil {
+			values = append(values, ep.Inject.Forms(snap.Secret(ep.Inject.Secret))[1:]...)
+		}
+	}
+	return values
 }
 
 // serveProxy opens the proxy port and starts serving it.

@@ -45,12 +45,10 @@ func (g *Gateway) reload(ctx context.Context) error {
 	}
 	snap, err := g.snapshot(ctx, p)
 	if err != nil {
-		g.redact.SetSecrets(old.SecretValues())
 		return err
 	}
 	added, removed, err := g.plan(p)
 	if err != nil {
-		g.redact.SetSecrets(old.SecretValues())
 		return err
 	}
 	g.engine.Publish(snap)
