@@ -43,6 +43,10 @@ type Options struct {
 	// WatchInterval is how often policy files are checked for changes;
 	// default one second, negative disables watching.
 	WatchInterval time.Duration
+	// DrainTimeout is how long a reload lets requests in flight on an
+	// endpoint it removes (or moves to another port) finish before their
+	// connections are closed; default 5s.
+	DrainTimeout time.Duration
 	// Listen opens the gateway's listeners; default net.Listen. The
 	// tailnet transport replaces it.
 	Listen func(network, addr string) (net.Listener, error)
@@ -74,8 +78,10 @@ type Gateway struct {
 	reloadMu sync.Mutex
 	status   ReloadStatus
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+	wg        sync.WaitGroup
 }
 
 // ReloadStatus is the outcome of the last reload attempt.
@@ -95,6 +101,9 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 		listen: opts.Listen, listeners: make(map[string]*endpointListener)}
 	if g.listen == nil {
 		g.listen = net.Listen
+	}
+	if g.opts.DrainTimeout <= 0 {
+		g.opts.DrainTimeout = 5 * time.Second
 	}
 	g.logger = slog.New(g.redact)
 	g.sql = sqlfacts.NewAnalyzer(sqlfacts.DefaultCacheEntries, sqlfacts.DefaultCacheBytes)
@@ -251,12 +260,16 @@ func (g *Gateway) Status() ReloadStatus {
 }
 
 // Close stops the listeners, waits up to ctx for requests in flight, and
-// flushes the audit journal into the store.
+// flushes the audit journal into the store. Later calls return the first
+// call's result.
 func (g *Gateway) Close(ctx context.Context) error {
-	close(g.stop)
-	err := errors.Join(g.http.Shutdown(ctx), g.closeListeners(ctx))
-	g.wg.Wait()
-	return errors.Join(err, g.closeState())
+	g.closeOnce.Do(func() {
+		close(g.stop)
+		err := errors.Join(g.http.Shutdown(ctx), g.closeListeners(ctx))
+		g.wg.Wait()
+		g.closeErr = errors.Join(err, g.closeState())
+	})
+	return g.closeErr
 }
 
 func (g *Gateway) closeState() error {
