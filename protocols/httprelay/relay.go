@@ -104,6 +104,9 @@ func rewrite(pr *httputil.ProxyRequest) {
 			pr.Out.URL.RawPath = up.EscapedPath() + pr.In.URL.EscapedPath()
 		}
 	}
+	// Request trailers arrive after the body, so no hook saw them; some
+	// servers merge them into the headers. They stay here.
+	pr.Out.Trailer = nil
 	pr.Out.Host = x.Host
 	if pr.Out.Host == "" {
 		pr.Out.Host = up.Host

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wardproject/ward/builtins"
@@ -111,5 +112,28 @@ func TestIsUpgradeAndCheckQuery(t *testing.T) {
 	}
 	if _, err := CheckQuery("a=%zz", false); err == nil {
 		t.Error("a malformed escape passed CheckQuery")
+	}
+}
+
+// TestForwardDropsRequestTrailers: hooks never see request trailers (the
+// server reads them after the body), so none may reach the upstream, where
+// some servers merge them into the headers.
+func TestForwardDropsRequestTrailers(t *testing.T) {
+	var trailer http.Header
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		trailer = r.Trailer.Clone()
+	}))
+	defer up.Close()
+	base, _ := url.Parse(up.URL)
+	rl := New(testEngine(t), slog.New(slog.DiscardHandler))
+	ex := &Exchange{ID: "a3", Endpoint: "e", Upstream: base, Transport: NewTransport(TLS{}),
+		Fail: func(w http.ResponseWriter, status int, reason string) { http.Error(w, reason, status) }}
+	req := httptest.NewRequest("POST", "/x", io.NopCloser(strings.NewReader("hi")))
+	req.ContentLength = -1
+	req.Trailer = http.Header{"X-Http-Method-Override": {"DELETE"}}
+	rl.Forward(httptest.NewRecorder(), req, ex)
+	if len(trailer) != 0 {
+		t.Errorf("upstream got request trailers %v", trailer)
 	}
 }
