@@ -137,3 +137,31 @@ func TestForwardDropsRequestTrailers(t *testing.T) {
 		t.Errorf("upstream got request trailers %v", trailer)
 	}
 }
+
+// TestForwardScrubsResponseTrailers: an upstream that echoes the injected
+// credential in a trailer must not hand it to the agent either.
+func TestForwardScrubsResponseTrailers(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Echo")
+		_, _ = io.WriteString(w, "body")
+		w.Header().Set("X-Echo", r.Header.Get("Authorization"))
+	}))
+	defer up.Close()
+	base, _ := url.Parse(up.URL)
+	rl := New(testEngine(t), slog.New(slog.DiscardHandler))
+	ex := &Exchange{ID: "a4", Endpoint: "e", Upstream: base, Transport: NewTransport(TLS{}),
+		Rewrite: func(out *http.Request) { out.Header.Set("Authorization", "Bearer secret-value") },
+		Secrets: [][]byte{[]byte("secret-value")},
+		Fail:    func(w http.ResponseWriter, status int, reason string) { http.Error(w, reason, status) }}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rl.Forward(w, r, ex) }))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if got := resp.Trailer.Get("X-Echo"); got != "Bearer ************" {
+		t.Errorf("trailer X-Echo = %q, want the credential masked", got)
+	}
+}
