@@ -114,7 +114,7 @@ func checkHostHeader(in *Input) error {
 	if err != nil {
 		host, portStr = in.HostHeader, ""
 	}
-	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	host = policy.CanonicalHost(strings.Trim(host, "[]"))
 	port := defaultPort(in.Scheme)
 	if portStr != "" {
 		if port, err = strconv.Atoi(portStr); err != nil {
@@ -166,7 +166,7 @@ func ParseURL(raw string) (scheme, host string, port int, target string, err err
 	if u.User != nil {
 		return "", "", 0, "", errors.New("URL must not carry credentials")
 	}
-	host = strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	host = policy.CanonicalHost(u.Hostname())
 	port = defaultPort(u.Scheme)
 	if p := u.Port(); p != "" {
 		if port, err = strconv.Atoi(p); err != nil || port < 1 || port > 65535 {

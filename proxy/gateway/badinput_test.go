@@ -259,3 +259,27 @@ http(name = "api", hosts = ["UPSTREAM"], ca = secrets.file("CA_FILE"), on_reques
 		}
 	}
 }
+
+// TestIPv6FormsOfADeclaredIPAreRouted: "[::ffff:127.0.0.1]" is 127.0.0.1;
+// with unknown_hosts = "passthrough" it must not tunnel unparsed to a
+// service the policy declares under its usual spelling.
+func TestIPv6FormsOfADeclaredIPAreRouted(t *testing.T) {
+	h := start(t, "gateway(unknown_hosts = \"passthrough\")\n"+testPolicy)
+	target := fmt.Sprintf("[::ffff:127.0.0.1]:%d", h.up.Port())
+	tc, err := h.tunnel(target, "127.0.0.1")
+	if err != nil {
+		t.Fatalf("CONNECT %s was not intercepted: %v", target, err)
+	}
+	defer tc.Close()
+	fmt.Fprintf(tc, "DELETE /repos/a/b HTTP/1.1\r\nHost: %s\r\n\r\n", target)
+	resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("DELETE through %s: status %d, want the policy's 403", target, resp.StatusCode)
+	}
+	if n := len(h.up.Received()); n != 0 {
+		t.Errorf("upstream saw %d requests", n)
+	}
+}
