@@ -88,3 +88,16 @@ func checkUpgrade(header http.Header) error {
 	}
 	return nil
 }
+
+// checkHeaderNames refuses header names with '_': CGI-style servers (PHP,
+// Rack, WSGI) turn '-' and '_' alike into '_', so "X_HTTP_Method_Override"
+// or "X_Api_Key" would act there as the header the policy checks for, or
+// as the credential slot the gateway fills, while the hook saw neither.
+func checkHeaderNames(header http.Header) error {
+	for name := range header {
+		if strings.Contains(name, "_") {
+			return refuse("header name %q contains '_': some servers read it as %q", name, strings.ReplaceAll(name, "_", "-"))
+		}
+	}
+	return nil
+}

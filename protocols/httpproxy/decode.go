@@ -64,6 +64,9 @@ func Decode(in *Input, ep *policy.Endpoint) (*Request, error) {
 		return nil, refuse("malformed query string: %v", err)
 	}
 	header := httprelay.ForwardedHeaders(in.Header)
+	if err := checkHeaderNames(in.Header); err != nil {
+		return nil, err
+	}
 	if err := checkOverrides(in, header, query); err != nil {
 		return nil, err
 	}

@@ -111,6 +111,7 @@ func TestAmbiguousRequestsAreRefused(t *testing.T) {
 		{"_method form field", "POST /x HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\n\r\n_method=DELETE", "asks for method"},
 		{"_method query parameter", "POST /x?_method=DELETE HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 0\r\n\r\n", "asks for method"},
 		{"JSON followed by more", "POST /x HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 17\r\n\r\n{\"admin\":true} xx", "not one JSON document"},
+		{"underscore header name", "GET /x HTTP/1.1\r\nHost: " + host + "\r\nX_HTTP_Method_Override: DELETE\r\n\r\n", "contains '_'"},
 		{"doubly encoded dot segment", "GET /a/%252e%252e/admin HTTP/1.1\r\nHost: " + host + "\r\n\r\n", "encoded twice"},
 	}
 	for _, tc := range cases {
