@@ -35,6 +35,9 @@ func checkOverrides(in *Input, header http.Header, query url.Values) error {
 	mediaType, _, _ := mime.ParseMediaType(header.Get("Content-Type"))
 	switch {
 	case mediaType == "application/x-www-form-urlencoded":
+		if in.BodyTruncated {
+			return refuse("form body longer than body_limit: a %s field past the limit could change the method unseen", methodParam)
+		}
 		form, _ := url.ParseQuery(string(in.Body)) // servers read what they can
 		return checkMethodParam("form field", form[methodParam], in.Method)
 	case strings.HasPrefix(mediaType, "multipart/"):
