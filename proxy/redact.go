@@ -20,8 +20,8 @@ type RedactingHandler struct {
 	secrets *atomic.Pointer[[]string]
 }
 
-// NewRedactingHandler wraps next. Call SetSecrets or AddSecrets whenever the set of
-// resolved secrets changes.
+// NewRedactingHandler wraps next. Call SetSecrets or AddSecrets whenever
+// the set of resolved secrets changes.
 func NewRedactingHandler(next slog.Handler) *RedactingHandler {
 	return &RedactingHandler{next: next, secrets: new(atomic.Pointer[[]string])}
 }
