@@ -19,6 +19,8 @@ func (d *declarations) builtins() starlark.StringDict {
 	return starlark.StringDict{
 		"gateway": starlark.NewBuiltin("gateway", d.gateway),
 		"http":    starlark.NewBuiltin("http", d.http),
+		"tailnet": starlark.NewBuiltin("tailnet", d.tailnet),
+		"agent":   starlark.NewBuiltin("agent", d.agent),
 	}
 }
 
