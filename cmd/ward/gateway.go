@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	logFormat := fs.String("log-format", "text", "gateway log format: text or json")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	tailnetFlag := fs.Bool("tailnet", false, "join the tailnet even if the policy declares no tailnet() (hostname \"ward\"; auth key from TS_AUTHKEY or a login URL in the log)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the gateway to this file (for bench/)")
 	if code := parse(fs, args); code >= 0 {
 		return code
 	}
@@ -33,6 +35,17 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		JoinTailnet: joinTailnet, Tailnet: *tailnetFlag}
 	if *proxyPort >= 0 {
 		opts.ProxyPort = proxyPort
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fail(stderr, "gateway", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail(stderr, "gateway", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -89,9 +89,10 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 	err := errors.Join(p.outer.Shutdown(ctx), p.inner.Shutdown(ctx))
-	if err != nil {
-		p.outer.Close()
-		p.inner.Close()
+	if err != nil && ctx.Err() != nil {
+		// Requests still in flight when time ran out are cut off.
+		p.logger.Warn("shutdown timed out; closing the remaining connections")
+		return errors.Join(p.outer.Close(), p.inner.Close())
 	}
 	return err
 }

@@ -64,3 +64,26 @@ func (nopStore) Position(context.Context, string) (Position, error)     { return
 func (nopStore) List(context.Context, Filter) ([]Record, error)         { return nil, nil }
 func (nopStore) Get(context.Context, string) (Record, error)            { return Record{}, ErrNotFound }
 func (nopStore) Close() error                                           { return nil }
+
+// BenchmarkLoadWithCompletions loads records each followed by its
+// completion, as the gateway writes them.
+func BenchmarkLoadWithCompletions(b *testing.B) {
+	store, _ := newStore(b)
+	j := openJournal(b, b.TempDir(), store, Options{BatchInterval: time.Hour, BatchSize: 2000})
+	for i := range b.N {
+		r := testRecord(i)
+		if err := j.Append(r); err != nil {
+			b.Fatal(err)
+		}
+		if err := j.Complete(Completion{ID: r.ID, Status: 200, BytesOut: 100, Duration: time.Millisecond}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := j.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+}

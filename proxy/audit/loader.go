@@ -77,7 +77,7 @@ func (j *Journal) loadAll() error {
 			j.lmu.Unlock()
 			return err
 		}
-		if next.Segment > j.pos.Segment {
+		if next.Segment > j.pos.Segment && j.syncStore() {
 			j.removeSegmentsBefore(next.Segment)
 		}
 		j.pos = next
@@ -189,6 +189,22 @@ func (j *Journal) parseLine(line []byte, at Position) (Entry, bool) {
 		return Entry{}, false
 	}
 	return e, true
+}
+
+// syncStore makes the store's loaded batches durable, if it can, before
+// journal segments are deleted. It reports whether deleting is safe.
+func (j *Journal) syncStore() bool {
+	s, ok := j.store.(interface{ Sync(context.Context) error })
+	if !ok {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), applyTimeout)
+	defer cancel()
+	if err := s.Sync(ctx); err != nil {
+		j.log.Warn("audit: keeping loaded journal segments: the store could not sync", "err", err)
+		return false
+	}
+	return true
 }
 
 // removeSegmentsBefore deletes the segments numbered below n: the store

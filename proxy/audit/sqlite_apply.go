@@ -6,17 +6,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
-const (
-	insertAction = `INSERT INTO actions (
-	id, time, protocol, endpoint, agent_name, agent, summary, facts, raw,
+// insertColumns are the columns of one inserted action, in order.
+const insertColumns = `id, time, protocol, endpoint, agent_name, agent, summary, facts, raw,
 	verdict, reason, decided_by, policy_us, judge_us, details,
-	completed, status, bytes_in, bytes_out, duration_us, error
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO NOTHING`
+	completed, status, bytes_in, bytes_out, duration_us, error`
 
+// insertChunk is how many actions one INSERT statement carries. One
+// statement per action costs more in database/sql than in SQLite.
+const insertChunk = 64
+
+const (
 	completeAction = `UPDATE actions SET
 	completed = 1, status = ?, bytes_in = ?, bytes_out = ?, duration_us = ?, error = ?
 WHERE id = ?`
@@ -27,11 +30,21 @@ ON CONFLICT (journal) DO UPDATE SET segment = excluded.segment, "offset" = exclu
 	loadPosition = `SELECT segment, "offset" FROM journal_positions WHERE journal = ?`
 )
 
+// insertActions returns an INSERT of n actions that skips IDs already stored.
+func insertActions(n int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", 21), ", ") + ")"
+	rows := strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+	return "INSERT INTO actions (" + insertColumns + ") VALUES " + rows + " ON CONFLICT (id) DO NOTHING"
+}
+
 // Apply stores entries and the journal's new position in one transaction.
+// A completion whose record is in the same batch is folded into the
+// record, so the common case costs one insert and no update.
 func (s *SQLiteStore) Apply(ctx context.Context, journal string, entries []Entry, pos Position) (err error) {
 	if s.readOnly {
 		return fmt.Errorf("audit: %s is open read-only", s.path)
 	}
+	records, completions := fold(entries)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("audit: begin: %w", err)
@@ -41,27 +54,17 @@ func (s *SQLiteStore) Apply(ctx context.Context, journal string, entries []Entry
 			tx.Rollback()
 		}
 	}()
-	var insert, complete *sql.Stmt
-	for _, e := range entries {
-		switch {
-		case e.Record != nil:
-			if insert == nil {
-				if insert, err = tx.PrepareContext(ctx, insertAction); err != nil {
-					return fmt.Errorf("audit: prepare insert: %w", err)
-				}
-				defer insert.Close()
-			}
-			if err = insertRecord(ctx, insert, e.Record); err != nil {
-				return err
-			}
-		case e.Completion != nil:
-			if complete == nil {
-				if complete, err = tx.PrepareContext(ctx, completeAction); err != nil {
-					return fmt.Errorf("audit: prepare update: %w", err)
-				}
-				defer complete.Close()
-			}
-			if err = s.applyCompletion(ctx, complete, e.Completion); err != nil {
+	if err = insertRecords(ctx, tx, records); err != nil {
+		return err
+	}
+	if len(completions) > 0 {
+		complete, err := tx.PrepareContext(ctx, completeAction)
+		if err != nil {
+			return fmt.Errorf("audit: prepare update: %w", err)
+		}
+		defer complete.Close()
+		for _, c := range completions {
+			if err = s.applyCompletion(ctx, complete, c); err != nil {
 				return err
 			}
 		}
@@ -75,21 +78,78 @@ func (s *SQLiteStore) Apply(ctx context.Context, journal string, entries []Entry
 	return nil
 }
 
-// insertRecord inserts r unless a record with its ID is stored already.
-func insertRecord(ctx context.Context, stmt *sql.Stmt, r *Record) error {
+// fold splits entries into records and completions, applying each
+// completion to a record of the same batch where there is one. Records are
+// copied, never modified in place.
+func fold(entries []Entry) ([]*Record, []*Completion) {
+	var records []*Record
+	var completions []*Completion
+	index := make(map[string]int, len(entries))
+	for _, e := range entries {
+		switch {
+		case e.Record != nil:
+			r := *e.Record
+			index[r.ID] = len(records)
+			records = append(records, &r)
+		case e.Completion != nil:
+			c := e.Completion
+			if i, ok := index[c.ID]; ok {
+				r := records[i]
+				r.Completed, r.Status, r.BytesIn, r.BytesOut = true, c.Status, c.BytesIn, c.BytesOut
+				r.DurationMicros, r.Error = c.Duration.Microseconds(), c.Error
+				continue
+			}
+			completions = append(completions, c)
+		}
+	}
+	return records, completions
+}
+
+// insertRecords inserts records in chunks, skipping IDs already stored.
+func insertRecords(ctx context.Context, tx *sql.Tx, records []*Record) error {
+	var full *sql.Stmt
+	for len(records) > 0 {
+		n := min(len(records), insertChunk)
+		args := make([]any, 0, n*21)
+		for _, r := range records[:n] {
+			row, err := recordArgs(r)
+			if err != nil {
+				return err
+			}
+			args = append(args, row...)
+		}
+		var err error
+		if n == insertChunk {
+			if full == nil {
+				if full, err = tx.PrepareContext(ctx, insertActions(insertChunk)); err != nil {
+					return fmt.Errorf("audit: prepare insert: %w", err)
+				}
+				defer full.Close()
+			}
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, insertActions(n), args...)
+		}
+		if err != nil {
+			return fmt.Errorf("audit: insert %d actions from %s: %w", n, records[0].ID, err)
+		}
+		records = records[n:]
+	}
+	return nil
+}
+
+// recordArgs are r's column values, in insertColumns order.
+func recordArgs(r *Record) ([]any, error) {
 	agent, err := json.Marshal(r.Agent)
 	if err != nil {
-		return fmt.Errorf("audit: encode agent of %s: %w", r.ID, err)
+		return nil, fmt.Errorf("audit: encode agent of %s: %w", r.ID, err)
 	}
-	_, err = stmt.ExecContext(ctx,
+	return []any{
 		r.ID, r.Time.UTC().Format(time.RFC3339Nano), r.Protocol, r.Endpoint,
 		r.Agent.Name, string(agent), r.Summary, nullJSON(r.Facts), nullJSON(r.Raw),
 		r.Verdict, r.Reason, r.DecidedBy, r.PolicyMicros, r.JudgeMicros, nullJSON(r.Details),
-		r.Completed, r.Status, r.BytesIn, r.BytesOut, r.DurationMicros, r.Error)
-	if err != nil {
-		return fmt.Errorf("audit: insert %s: %w", r.ID, err)
-	}
-	return nil
+		r.Completed, r.Status, r.BytesIn, r.BytesOut, r.DurationMicros, r.Error,
+	}, nil
 }
 
 // applyCompletion records c on its action, or logs and drops it if the

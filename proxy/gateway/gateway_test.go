@@ -97,6 +97,12 @@ func TestDeniedRequestNeverReachesUpstreamAndConnectionStaysUsable(t *testing.T)
 	if len(conns) != 2 || !conns[1] {
 		t.Errorf("second request did not reuse the connection: %v", conns)
 	}
+	for range 5 {
+		do("GET")
+	}
+	if n := h.up.Conns(); n != 1 {
+		t.Errorf("the gateway opened %d connections to the upstream for 6 requests; want 1 (keep-alive)", n)
+	}
 }
 
 func TestPolicyErrorsDenyQuickly(t *testing.T) {

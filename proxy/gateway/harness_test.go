@@ -88,11 +88,14 @@ func (h *harness) write(name, content string) {
 	}
 }
 
-func (h *harness) close() {
+func (h *harness) close() { h.closeWithin(5 * time.Second) }
+
+// closeWithin stops the gateway, giving requests in flight d to finish.
+func (h *harness) closeWithin(d time.Duration) {
 	if h.gw == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	if err := h.gw.Close(ctx); err != nil {
 		h.t.Errorf("close gateway: %v", err)

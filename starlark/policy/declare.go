@@ -15,6 +15,15 @@ type declarations struct {
 	policy *Policy
 }
 
+// universe is what a policy file sees: the builtins and the declarations.
+func (d *declarations) universe() starlark.StringDict {
+	u := builtins.Universe()
+	for name, v := range d.builtins() {
+		u[name] = v
+	}
+	return u
+}
+
 func (d *declarations) builtins() starlark.StringDict {
 	return starlark.StringDict{
 		"gateway": starlark.NewBuiltin("gateway", d.gateway),

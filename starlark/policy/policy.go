@@ -70,10 +70,7 @@ func Load(path string, opts Options) (*Policy, error) {
 	}
 	p := &Policy{Path: abs, Gateway: DefaultGateway(), logger: logger}
 	d := &declarations{policy: p}
-	predeclared := builtins.Universe()
-	for name, v := range d.builtins() {
-		predeclared[name] = v
-	}
+	predeclared := d.universe()
 	for name, v := range opts.Predeclared {
 		predeclared[name] = v
 	}
@@ -96,6 +93,13 @@ func Load(path string, opts Options) (*Policy, error) {
 		return nil, fmt.Errorf("load policy %s: %w", path, err)
 	}
 	return p, nil
+}
+
+// Universe lists every name a policy file sees: the builtins and the
+// declarations (gateway, http, …). The values are for listing and
+// documentation checks; declarations only work inside Load.
+func Universe() starlark.StringDict {
+	return (&declarations{policy: &Policy{Gateway: DefaultGateway()}}).universe()
 }
 
 // describe turns a Starlark evaluation error into one that shows where.

@@ -145,3 +145,13 @@ func (t *tValue) Truth() starlark.Bool                     { return true }
 func (t *tValue) Hash() (uint32, error)                    { return 0, fmt.Errorf("unhashable type: test") }
 
 var _ starlark.HasAttrs = (*tValue)(nil)
+
+// HelperNames lists the test helpers every *_test.star sees besides the
+// protocols' action constructors, for documentation checks.
+func HelperNames() []string {
+	names := []string{"decide"}
+	for name := range newT("").methods {
+		names = append(names, "t."+name)
+	}
+	return names
+}

@@ -32,12 +32,21 @@ type Upstream struct {
 	*httptest.Server
 	mu       sync.Mutex
 	received []Received
+	conns    int
 }
 
 // New starts an upstream; it is closed when the test ends.
 func New(t testing.TB) *Upstream {
 	u := &Upstream{}
-	u.Server = httptest.NewTLSServer(http.HandlerFunc(u.serve))
+	u.Server = httptest.NewUnstartedServer(http.HandlerFunc(u.serve))
+	u.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			u.mu.Lock()
+			u.conns++
+			u.mu.Unlock()
+		}
+	}
+	u.StartTLS()
 	t.Cleanup(u.Close)
 	return u
 }
@@ -61,6 +70,13 @@ func (u *Upstream) Received() []Received {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return append([]Received(nil), u.received...)
+}
+
+// Conns is how many connections the upstream has accepted.
+func (u *Upstream) Conns() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.conns
 }
 
 // HostPort is the upstream's "127.0.0.1:PORT".
