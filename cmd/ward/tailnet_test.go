@@ -64,7 +64,7 @@ func TestTailnetGateway(t *testing.T) {
 	// The gateway's WhoIs is wrapped so that the test can make one peer
 	// unidentifiable.
 	var refused sync.Map // tailnet IP → true
-	logs := &syncBuffer{}
+	logs := &lockedBuffer{}
 	join := func(ctx context.Context, cfg gateway.TailnetConfig) (gateway.Transport, error) {
 		n, err := tailnet.Join(ctx, tailnet.Config{Settings: cfg.Settings, AuthKey: cfg.AuthKey, Dir: cfg.Dir, Logger: cfg.Logger})
 		if err != nil {
@@ -195,7 +195,7 @@ gateway(proxy_port = 8080)
 http(name = "api", hosts = ["UPSTREAM"], ca = secrets.file("CA_FILE"),
      on_request = lambda req: allow("hello " + req.agent.name + " " + req.agent.user))
 `, up, "")
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
 	gwCtx, stopGateway := context.WithCancel(ctx)
 	done := make(chan int, 1)
 	go func() {
@@ -288,22 +288,4 @@ func lastRecord(t *testing.T, g *gateway.Gateway, state, agent string) audit.Rec
 		t.Fatalf("no action of %s recorded", agent)
 	}
 	return *found
-}
-
-// syncBuffer is a concurrency-safe writer.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
