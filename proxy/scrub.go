@@ -13,8 +13,8 @@ import (
 type Scrubber struct {
 	r       io.ReadCloser
 	needles [][]byte
-	keep    int    // longest needle - 1: bytes held back in case a match straddles reads
-	buf     []byte // scrubbed bytes not yet returned; the last keep bytes may still change
+	keep    int    // longest needle - 1: the most bytes held back in case a match straddles reads
+	buf     []byte // scrubbed bytes not yet returned; the last held() bytes may still change
 	err     error
 }
 
@@ -37,7 +37,7 @@ func NewScrubber(r io.ReadCloser, needles [][]byte) io.ReadCloser {
 // Read returns scrubbed bytes.
 func (s *Scrubber) Read(p []byte) (int, error) {
 	for {
-		ready := len(s.buf) - s.keep
+		ready := len(s.buf) - s.held()
 		if s.err != nil {
 			ready = len(s.buf)
 		}
@@ -67,6 +67,23 @@ func (s *Scrubber) fill(want int) {
 	// complete one.
 	from := max(start-s.keep, 0)
 	Mask(s.buf[from:], s.needles)
+}
+
+// held is how many bytes at the end of buf must wait for more input: the
+// longest tail that could still become a needle. Everything before it is
+// final, so a stream (a Kubernetes watch, say) is not delayed by a held
+// back tail when nothing there looks like the start of a secret.
+func (s *Scrubber) held() int {
+	h := 0
+	for _, n := range s.needles {
+		for k := min(len(n)-1, len(s.buf)); k > h; k-- {
+			if bytes.HasSuffix(s.buf, n[:k]) {
+				h = k
+				break
+			}
+		}
+	}
+	return h
 }
 
 // Mask overwrites every occurrence of each needle in b with asterisks.

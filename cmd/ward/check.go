@@ -41,6 +41,19 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if ep.Inject != nil {
 			fmt.Fprintf(stdout, "  inject: %s\n", ep.Inject)
 		}
+		if ep.Upstream != "" {
+			fmt.Fprintf(stdout, "  port:   %d -> %s\n", ep.Port, ep.Upstream)
+		}
+		if k := ep.Kubernetes; k != nil && k.ClientCert != nil {
+			fmt.Fprintf(stdout, "  credential: %s\n", k.ClientCert)
+		}
+		if c := ep.ClickHouse; c != nil {
+			password := "no password"
+			if c.Password != nil {
+				password = "password " + c.Password.String()
+			}
+			fmt.Fprintf(stdout, "  user:   %s (auth = %s, %s)\n", c.User, c.Auth, password)
+		}
 		names := make([]string, 0, len(ep.Hooks))
 		for name := range ep.Hooks {
 			names = append(names, name)

@@ -8,8 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/wardproject/ward/protocols/httprelay"
 	"github.com/wardproject/ward/starlark/policy"
 )
 
@@ -33,13 +33,9 @@ type Input struct {
 // RefusedError is a request that ward will not decide on because servers
 // could read it in more than one way, or because it is malformed. The agent
 // gets 400 with the reason.
-type RefusedError struct{ Reason string }
+type RefusedError = httprelay.RefusedError
 
-func (e *RefusedError) Error() string { return "refused: " + e.Reason }
-
-func refuse(format string, args ...any) error {
-	return &RefusedError{Reason: fmt.Sprintf(format, args...)}
-}
+func refuse(format string, args ...any) error { return httprelay.Refuse(format, args...) }
 
 // redactedHeaders never reach hooks, the audit log or fixtures with their
 // values.
@@ -104,43 +100,8 @@ func checkMethod(m string) error {
 }
 
 // checkTarget parses an origin-form request-target and refuses paths that
-// servers resolve differently: dot segments, encoded or literal
-// separators, empty segments, path parameters and control characters.
-func checkTarget(target string) (*url.URL, error) {
-	if !strings.HasPrefix(target, "/") {
-		return nil, refuse("request target %q is not an absolute path", target)
-	}
-	if strings.Contains(target, "#") {
-		return nil, refuse("request target contains a fragment")
-	}
-	u, err := url.ParseRequestURI(target)
-	if err != nil {
-		return nil, refuse("malformed request target: %v", err)
-	}
-	rawPath, _, _ := strings.Cut(target, "?")
-	lower := strings.ToLower(rawPath)
-	switch {
-	case strings.Contains(lower, "%2f"), strings.Contains(lower, "%5c"), strings.Contains(rawPath, `\`):
-		return nil, refuse("ambiguous path %q: encoded '/' or a backslash", rawPath)
-	case strings.Contains(rawPath, ";"):
-		return nil, refuse("ambiguous path %q: ';' path parameters are read differently by different servers", rawPath)
-	case strings.Contains(u.Path, "//"):
-		return nil, refuse("ambiguous path %q: empty segment", rawPath)
-	case !utf8.ValidString(u.Path):
-		return nil, refuse("ambiguous path %q: not UTF-8 once decoded", rawPath)
-	}
-	for _, seg := range strings.Split(u.Path, "/") {
-		if seg == "." || seg == ".." {
-			return nil, refuse("ambiguous path %q: dot segment", rawPath)
-		}
-	}
-	for _, r := range u.Path {
-		if r < 0x20 || r == 0x7f {
-			return nil, refuse("path contains control characters")
-		}
-	}
-	return u, nil
-}
+// servers resolve differently (see httprelay.CheckTarget).
+func checkTarget(target string) (*url.URL, error) { return httprelay.CheckTarget(target) }
 
 // checkHostHeader refuses a Host header naming anything but the
 // connection's target.

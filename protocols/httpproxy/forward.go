@@ -1,38 +1,30 @@
 package httpproxy
 
 import (
-	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
+	"net/url"
 	"strconv"
-	"sync"
-	"sync/atomic"
-	"time"
 
+	"github.com/wardproject/ward/protocols/httprelay"
 	"github.com/wardproject/ward/proxy"
-	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/starlark/policy"
 )
 
 // forwarder sends allowed requests upstream with the endpoint's credential
-// and relays the response, scrubbing the credential out of it.
+// and relays the response, scrubbing the credential out of it. The relay
+// itself is shared with the other HTTP protocols (httprelay).
 type forwarder struct {
-	engine *proxy.Engine
-	logger *slog.Logger
-	rp     *httputil.ReverseProxy
+	relay *httprelay.Relay
 }
 
 // upstreams is the per-snapshot state: one transport per endpoint.
 type upstreams struct {
-	transports map[*policy.Endpoint]*http.Transport
+	transports map[*policy.Endpoint]*httprelay.Transport
 }
 
 // Close drops the idle upstream connections of a retired snapshot.
@@ -43,34 +35,8 @@ func (u *upstreams) Close() error {
 	return nil
 }
 
-// forwardKey carries a request's forwarding details through the
-// ReverseProxy callbacks.
-type forwardKey struct{}
-
-type forwarding struct {
-	id        string
-	in        *Input
-	ep        *policy.Endpoint
-	snap      *proxy.Snapshot
-	transport *http.Transport
-	needles   [][]byte
-	status    int
-	bytesIn   atomic.Int64
-	bytesOut  atomic.Int64
-	err       error
-}
-
 func newForwarder(engine *proxy.Engine, logger *slog.Logger) *forwarder {
-	f := &forwarder{engine: engine, logger: logger}
-	f.rp = &httputil.ReverseProxy{
-		Rewrite:        f.rewrite,
-		Transport:      roundTripper{},
-		ModifyResponse: f.modifyResponse,
-		ErrorHandler:   f.errorHandler,
-		BufferPool:     newBufferPool(),
-		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
-	}
-	return f
+	return &forwarder{relay: httprelay.New(engine, logger)}
 }
 
 // Prepare builds the upstream transports of snap's http endpoints. The
@@ -90,7 +56,7 @@ func upstreamsOf(snap *proxy.Snapshot) (*upstreams, error) {
 }
 
 func buildUpstreams(snap *proxy.Snapshot) (*upstreams, error) {
-	u := &upstreams{transports: make(map[*policy.Endpoint]*http.Transport)}
+	u := &upstreams{transports: make(map[*policy.Endpoint]*httprelay.Transport)}
 	for _, ep := range snap.Policy.Endpoints {
 		if ep.Protocol != "http" {
 			continue
@@ -102,48 +68,33 @@ func buildUpstreams(snap *proxy.Snapshot) (*upstreams, error) {
 				return nil, fmt.Errorf("endpoint %s: ca %s holds no PEM certificate", ep.Name, ep.CA)
 			}
 		}
-		u.transports[ep] = newTransport(roots)
+		u.transports[ep] = httprelay.NewTransport(httprelay.TLS{Roots: roots})
 	}
 	return u, nil
 }
 
-func newTransport(roots *x509.CertPool) *http.Transport {
-	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		Proxy:                 nil, // never through the gateway's own proxy settings
-		DialContext:           d.DialContext,
-		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:   handshakeTimeout,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
-}
-
 // serve forwards r, which the policy allowed, and records the outcome.
 func (f *forwarder) serve(w http.ResponseWriter, r *http.Request, snap *proxy.Snapshot, ep *policy.Endpoint, in *Input, id string) {
-	start := time.Now()
 	ups, err := upstreamsOf(snap)
 	if err != nil {
 		WriteProblem(w, http.StatusBadGateway, Problem{Error: ErrGateway, Reason: err.Error(), ActionID: id})
 		return
 	}
-	fw := &forwarding{id: id, in: in, ep: ep, snap: snap, transport: ups.transports[ep]}
+	ex := &httprelay.Exchange{
+		ID: id, Endpoint: ep.Name,
+		Upstream:  &url.URL{Scheme: in.Scheme, Host: net.JoinHostPort(in.Host, strconv.Itoa(in.Port))},
+		Host:      authority(in.Scheme, in.Host, in.Port),
+		Transport: ups.transports[ep],
+		Fail: func(w http.ResponseWriter, status int, reason string) {
+			WriteProblem(w, status, Problem{Error: ErrUpstream, Reason: reason, ActionID: id})
+		},
+	}
 	if ep.Inject != nil {
-		fw.needles = injectedForms(ep, snap.Secret(ep.Inject.Secret))
+		secret := snap.Secret(ep.Inject.Secret)
+		ex.Secrets = injectedForms(ep, secret)
+		ex.Rewrite = func(out *http.Request) { ep.Inject.Apply(out.Header, secret) }
 	}
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = &countingBody{ReadCloser: r.Body, n: &fw.bytesIn}
-	}
-	ctx := context.WithValue(r.Context(), forwardKey{}, fw)
-	f.rp.ServeHTTP(w, r.WithContext(ctx))
-	c := audit.Completion{ID: id, Status: fw.status, BytesIn: fw.bytesIn.Load(), BytesOut: fw.bytesOut.Load(), Duration: time.Since(start)}
-	if fw.err != nil {
-		c.Error = fw.err.Error()
-	}
-	f.engine.Complete(c)
+	f.relay.Forward(w, r, ex)
 }
 
 // injectedForms are the byte strings that reveal the endpoint's credential.
@@ -154,93 +105,3 @@ func injectedForms(ep *policy.Endpoint, secret []byte) [][]byte {
 	}
 	return forms
 }
-
-func (f *forwarder) rewrite(pr *httputil.ProxyRequest) {
-	fw := pr.In.Context().Value(forwardKey{}).(*forwarding)
-	pr.Out.URL.Scheme = fw.in.Scheme
-	pr.Out.URL.Host = net.JoinHostPort(fw.in.Host, strconv.Itoa(fw.in.Port))
-	pr.Out.Host = authority(fw.in.Scheme, fw.in.Host, fw.in.Port)
-	if ep := fw.ep; ep.Inject != nil {
-		ep.Inject.Apply(pr.Out.Header, fw.snap.Secret(ep.Inject.Secret))
-		// Ask for an identity body (the transport decompresses if the
-		// upstream compresses anyway) so the scrubber can read it.
-		pr.Out.Header.Del("Accept-Encoding")
-	}
-}
-
-func (f *forwarder) modifyResponse(resp *http.Response) error {
-	fw := resp.Request.Context().Value(forwardKey{}).(*forwarding)
-	fw.status = resp.StatusCode
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		return nil // the upgraded stream is relayed as is
-	}
-	if len(fw.needles) > 0 {
-		for k, vals := range resp.Header {
-			for i, v := range vals {
-				b := []byte(v)
-				proxy.Mask(b, fw.needles)
-				resp.Header[k][i] = string(b)
-			}
-		}
-		resp.Body = proxy.NewScrubber(resp.Body, fw.needles)
-	}
-	resp.Body = &countingBody{ReadCloser: resp.Body, n: &fw.bytesOut}
-	return nil
-}
-
-func (f *forwarder) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	fw := r.Context().Value(forwardKey{}).(*forwarding)
-	fw.err = err
-	if errors.Is(err, context.Canceled) {
-		fw.status = 499 // the agent went away
-		return
-	}
-	fw.status = http.StatusBadGateway
-	f.logger.Warn("upstream request failed", "action", fw.id, "endpoint", fw.ep.Name, "host", fw.in.Host, "error", err)
-	WriteProblem(w, http.StatusBadGateway, Problem{Error: ErrUpstream, Reason: upstreamReason(err), ActionID: fw.id})
-}
-
-// upstreamReason describes a transport error without internal detail.
-func upstreamReason(err error) string {
-	var certErr *tls.CertificateVerificationError
-	switch {
-	case errors.As(err, &certErr):
-		return "the upstream's TLS certificate is not trusted"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "the upstream timed out"
-	}
-	var netErr *net.OpError
-	if errors.As(err, &netErr) && netErr.Op == "dial" {
-		return "cannot connect to the upstream"
-	}
-	return "the upstream connection failed"
-}
-
-// roundTripper sends a request through its endpoint's transport.
-type roundTripper struct{}
-
-func (roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
-	fw := r.Context().Value(forwardKey{}).(*forwarding)
-	return fw.transport.RoundTrip(r)
-}
-
-// countingBody counts the bytes read through it.
-type countingBody struct {
-	io.ReadCloser
-	n *atomic.Int64
-}
-
-func (c *countingBody) Read(p []byte) (int, error) {
-	n, err := c.ReadCloser.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-type bufferPool struct{ p sync.Pool }
-
-func newBufferPool() *bufferPool {
-	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
-}
-
-func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
-func (b *bufferPool) Put(x []byte) { b.p.Put(&x) }

@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/wardproject/ward/builtins"
+	"github.com/wardproject/ward/protocols/clickhouse"
 	"github.com/wardproject/ward/protocols/httpproxy"
+	"github.com/wardproject/ward/protocols/kubernetes"
 	"github.com/wardproject/ward/proxy"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/proxy/ca"
@@ -60,6 +62,7 @@ type Gateway struct {
 	journal  *audit.Journal
 	store    *audit.SQLiteStore
 	http     *httpproxy.Proxy
+	ca       *ca.CA
 	proxyLn  net.Listener
 	stateDir string
 	listen   func(network, addr string) (net.Listener, error)
@@ -200,6 +203,12 @@ func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapsh
 	if err := httpproxy.Prepare(snap); err != nil {
 		return nil, err
 	}
+	if err := kubernetes.Prepare(snap); err != nil {
+		return nil, err
+	}
+	if err := clickhouse.Prepare(snap); err != nil {
+		return nil, err
+	}
 	g.redact.SetSecrets(snap.SecretValues())
 	return snap, nil
 }
@@ -216,6 +225,7 @@ func (g *Gateway) serveProxy(gw policy.Gateway) error {
 		return fmt.Errorf("listen on %s for the proxy: %w", addr, err)
 	}
 	g.proxyLn = ln
+	g.ca = authority
 	g.http = httpproxy.New(g.engine, authority, g.logger)
 	g.wg.Add(1)
 	go func() {

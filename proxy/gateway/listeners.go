@@ -7,6 +7,8 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/wardproject/ward/protocols/clickhouse"
+	"github.com/wardproject/ward/protocols/kubernetes"
 	"github.com/wardproject/ward/starlark/policy"
 )
 
@@ -30,6 +32,10 @@ type endpointListener struct {
 // protocol that listens on its own port is wired here.
 func (g *Gateway) newServer(ep *policy.Endpoint) (endpointServer, error) {
 	switch ep.Protocol {
+	case kubernetes.Protocol:
+		return kubernetes.NewServer(g.engine, g.ca, ep.Name, g.logger), nil
+	case clickhouse.Protocol:
+		return clickhouse.NewServer(g.engine, ep.Name, g.logger), nil
 	}
 	return nil, fmt.Errorf("endpoint %s: protocol %s does not listen on a port", ep.Name, ep.Protocol)
 }

@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"github.com/wardproject/ward/protocols/clickhouse"
 	"github.com/wardproject/ward/protocols/httpproxy"
+	"github.com/wardproject/ward/protocols/kubernetes"
 	"github.com/wardproject/ward/starlark/policytest"
 )
 
 // Protocols lists the wire protocols `ward test` and reloads know about.
 func Protocols() []policytest.Protocol {
-	return []policytest.Protocol{httpproxy.TestProtocol()}
+	return []policytest.Protocol{httpproxy.TestProtocol(), kubernetes.TestProtocol(), clickhouse.TestProtocol()}
 }

@@ -30,6 +30,10 @@ func (d *declarations) builtins() starlark.StringDict {
 		"http":    starlark.NewBuiltin("http", d.http),
 		"tailnet": starlark.NewBuiltin("tailnet", d.tailnet),
 		"agent":   starlark.NewBuiltin("agent", d.agent),
+
+		"kubernetes":  starlark.NewBuiltin("kubernetes", d.kubernetes),
+		"clickhouse":  starlark.NewBuiltin("clickhouse", d.clickhouse),
+		"client_cert": builtins.ClientCertBuiltin,
 	}
 }
 
@@ -48,6 +52,16 @@ func (d *declarations) finish() error {
 			}
 			seen[hp] = ep.Name
 		}
+	}
+	ports := map[int]string{}
+	for _, ep := range d.policy.Endpoints {
+		if ep.Port == 0 {
+			continue
+		}
+		if other, ok := ports[ep.Port]; ok {
+			return fmt.Errorf("port %d is declared by both endpoint %q and endpoint %q", ep.Port, other, ep.Name)
+		}
+		ports[ep.Port] = ep.Name
 	}
 	return nil
 }
