@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,9 @@ import (
 	"strings"
 	"syscall"
 
+	"sigs.k8s.io/yaml"
+
+	"github.com/wardproject/ward/protocols/kubernetes"
 	"github.com/wardproject/ward/proxy/agentenv"
 	"github.com/wardproject/ward/proxy/ca"
 	"github.com/wardproject/ward/proxy/gateway"
@@ -198,7 +202,39 @@ func (f *runFiles) Write(name string, data []byte) (string, error) {
 	return path, nil
 }
 
-// kubeconfig renders the agent's kubeconfig.
-func kubeconfig(caPEM []byte, clusters []agentenv.KubeCluster) ([]byte, error) {
-	return nil, fmt.Errorf("endpoint %s is kubernetes: kubeconfig generation is not wired yet", clusters[0].Endpoint.Name)
+// kubeconfig renders the agent's kubeconfig with the kubernetes package.
+func kubeconfig(caPEM []byte, clusters []agentenv.KubeCluster, token string) ([]byte, error) {
+	kc := make([]kubernetes.Cluster, len(clusters))
+	for i, c := range clusters {
+		kc[i] = kubernetes.Cluster{Name: c.Endpoint.Name, Server: c.Server, Namespace: c.Endpoint.Kubernetes.Namespace}
+	}
+	cfg, err := kubernetes.Kubeconfig(caPEM, kc...)
+	if err != nil || token == "" {
+		return cfg, err
+	}
+	return withToken(cfg, token)
+}
+
+// withToken replaces the placeholder token of a generated kubeconfig with
+// the agent's ward password, which the gateway identifies it by.
+func withToken(cfg []byte, token string) ([]byte, error) {
+	js, err := yaml.YAMLToJSON(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(js, &doc); err != nil {
+		return nil, err
+	}
+	users, _ := doc["users"].([]any)
+	for _, u := range users {
+		if m, ok := u.(map[string]any); ok {
+			m["user"] = map[string]any{"token": token}
+		}
+	}
+	js, err = json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	return yaml.JSONToYAML(js)
 }

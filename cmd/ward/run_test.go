@@ -16,6 +16,7 @@ import (
 
 	"github.com/wardproject/ward/builtins"
 	"github.com/wardproject/ward/protocols/httpproxy/httpproxytest"
+	"github.com/wardproject/ward/protocols/kubernetes/kubetest"
 	"github.com/wardproject/ward/proxy/gateway"
 )
 
@@ -306,5 +307,53 @@ func TestRunAsDeclaredAgent(t *testing.T) {
 	}
 	if len(h.up.Received()) != 1 {
 		t.Errorf("upstream saw %d requests", len(h.up.Received()))
+	}
+}
+
+const kubePolicy = `
+agent(name = "bot", password = secrets.env("BOT_PW"))
+
+def check_k8s(req):
+    return allow("k8s by " + req.agent.name)
+
+kubernetes(name = "prod", server = "KUBE_SERVER", port = 0, namespace = "apps",
+           ca = secrets.file("KUBE_CA"), credential = bearer(secrets.env("K8S_TOKEN")), on_request = check_k8s)
+http(name = "api", hosts = ["UPSTREAM"], ca = secrets.file("CA_FILE"), on_request = check_k8s)
+`
+
+func TestRunKubectlAsDeclaredAgent(t *testing.T) {
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("kubectl is not installed; CI must install it")
+		}
+		t.Skip("kubectl is not installed (CI installs it and fails here instead of skipping)")
+	}
+	api := kubetest.New(t)
+	dir := t.TempDir()
+	policyText := strings.NewReplacer("KUBE_SERVER", api.URL, "KUBE_CA", api.WriteCA(t, dir)).Replace(kubePolicy)
+	h := startRunHarness(t, policyText, map[string]string{"BOT_PW": "bot-password-1", "K8S_TOKEN": "k8s-real-token"})
+	h.env = append(h.env, "BOT_PW=bot-password-1", "K8S_TOKEN=k8s-real-token")
+
+	code, out, errb := h.run("run", "--state-dir", h.state, "--agent", "bot", "--", "kubectl", "get", "pods")
+	if code != 0 || !strings.Contains(out, "web-0") {
+		t.Fatalf("kubectl get pods through ward run: exit %d\n%s\n%s", code, out, errb)
+	}
+	if !strings.Contains(errb, "removed K8S_TOKEN") {
+		t.Errorf("ward run did not remove the cluster token: %s", errb)
+	}
+	got := api.Received()
+	if len(got) == 0 || got[len(got)-1].Header.Get("Authorization") != "Bearer k8s-real-token" ||
+		!strings.Contains(got[len(got)-1].Target, "/namespaces/apps/pods") {
+		t.Fatalf("API server saw %+v", got)
+	}
+	recs := records(t, h.gw, h.state)
+	if len(recs) == 0 || recs[len(recs)-1].Agent.Name != "bot" || recs[len(recs)-1].Reason != "k8s by bot" {
+		t.Fatalf("audit = %+v", recs)
+	}
+	// The kubeconfig holds the agent's ward password, never the cluster's token.
+	_, env, _ := h.run("run", "--state-dir", h.state, "--agent", "bot", "--print-env")
+	cfg := string(readExported(t, env, "KUBECONFIG"))
+	if !strings.Contains(cfg, "bot-password-1") || strings.Contains(cfg, "k8s-real-token") || !strings.Contains(cfg, "namespace: apps") {
+		t.Errorf("kubeconfig:\n%s", cfg)
 	}
 }

@@ -69,8 +69,9 @@ func (e *Env) setPostgres(o Options, password string) error {
 	return nil
 }
 
-// setKubernetes writes a kubeconfig for the kubernetes endpoints.
-func (e *Env) setKubernetes(o Options) error {
+// setKubernetes writes a kubeconfig for the kubernetes endpoints; with a
+// ward credential, the kubeconfig's token is the agent's password.
+func (e *Env) setKubernetes(o Options, password string) error {
 	var clusters []KubeCluster
 	for _, ep := range o.Policy.Endpoints {
 		if ep.Protocol != "kubernetes" {
@@ -88,7 +89,7 @@ func (e *Env) setKubernetes(o Options) error {
 	if o.Kubeconfig == nil {
 		return fmt.Errorf("endpoint %s is kubernetes, but this build of ward cannot write kubeconfigs", clusters[0].Endpoint.Name)
 	}
-	cfg, err := o.Kubeconfig(o.CA, clusters)
+	cfg, err := o.Kubeconfig(o.CA, clusters, password)
 	if err != nil {
 		return err
 	}

@@ -49,9 +49,10 @@ type Options struct {
 	// Files writes generated files (CA bundles, kubeconfig) and returns
 	// their paths.
 	Files Files
-	// Kubeconfig renders a kubeconfig for kubernetes endpoints; nil makes
-	// a policy with kubernetes endpoints an error.
-	Kubeconfig func(caPEM []byte, clusters []KubeCluster) ([]byte, error)
+	// Kubeconfig renders a kubeconfig for kubernetes endpoints that
+	// presents token (the agent's ward password; "" for none); nil makes a
+	// policy with kubernetes endpoints an error.
+	Kubeconfig func(caPEM []byte, clusters []KubeCluster, token string) ([]byte, error)
 }
 
 // KubeCluster is one kubernetes endpoint as the agent reaches it.
@@ -105,7 +106,7 @@ func Build(ctx context.Context, o Options) (*Env, error) {
 	if err := e.setPostgres(o, password); err != nil {
 		return nil, err
 	}
-	if err := e.setKubernetes(o); err != nil {
+	if err := e.setKubernetes(o, password); err != nil {
 		return nil, err
 	}
 	e.removeCredentials(o)
