@@ -20,6 +20,7 @@ import (
 	"tailscale.com/tailcfg"
 
 	"github.com/wardproject/ward/protocols/httpproxy/httpproxytest"
+	"github.com/wardproject/ward/protocols/kubernetes/kubetest"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/proxy/gateway"
 	"github.com/wardproject/ward/proxy/tailnet"
@@ -39,6 +40,9 @@ def check(req):
     return allow("agent=%s user=%s max_rows=%s endpoints=%s" % (a.name, a.user, a.caps["max_rows"], a.caps["endpoints"]))
 
 http(name = "api", hosts = ["UPSTREAM"], ca = secrets.file("CA_FILE"), on_request = check)
+
+kubernetes(name = "cluster", server = "KUBE_SERVER", port = 6443, ca = secrets.file("KUBE_CA"),
+           on_request = lambda req: allow("k8s " + req.agent.name + " " + req.agent.user))
 `
 
 // grants is what the test tailnet policy grants every peer under ward's
@@ -59,7 +63,8 @@ func TestTailnetGateway(t *testing.T) {
 	up := httpproxytest.New(t)
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
-	writePolicy(t, dir, tailnetPolicy, up, tn.controlURL)
+	api := kubetest.New(t)
+	writePolicy(t, dir, strings.NewReplacer("KUBE_SERVER", api.URL, "KUBE_CA", api.WriteCA(t, dir)).Replace(tailnetPolicy), up, tn.controlURL)
 
 	// The gateway's WhoIs is wrapped so that the test can make one peer
 	// unidentifiable.
@@ -125,6 +130,19 @@ func TestTailnetGateway(t *testing.T) {
 		}
 		if n := len(up.Received()); n != 1 {
 			t.Errorf("upstream saw %d requests, want only agent-a's", n)
+		}
+	})
+
+	t.Run("endpoint ports listen on the tailnet with the same identity", func(t *testing.T) {
+		host, _, _ := net.SplitHostPort(proxyAddr)
+		c := tailnetClient(t, agentA, proxyAddr, state)
+		c.Transport.(*http.Transport).Proxy = nil
+		status, body := get(t, c, "https://"+net.JoinHostPort(host, "6443")+"/api/v1/namespaces/default/pods")
+		if status != 200 || !strings.Contains(body, "web-0") {
+			t.Fatalf("kubernetes over the tailnet: %d %s", status, body)
+		}
+		if rec := lastRecord(t, g, state, "agent-a"); rec.Endpoint != "cluster" || rec.Reason != "k8s agent-a tag:agent" {
+			t.Errorf("audit = %+v", rec)
 		}
 	})
 
