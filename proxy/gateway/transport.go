@@ -61,6 +61,10 @@ func (g *Gateway) joinTailnet(ctx context.Context, p *policy.Policy, snap *proxy
 		return err
 	}
 	g.transport, g.listen = t, t.Listen
+	if len(p.Agents) > 0 {
+		g.logger.Warn("the policy declares agents, but on the tailnet every agent is the node it connects from; agent credentials are not consulted",
+			"agents", len(p.Agents))
+	}
 	return nil
 }
 
