@@ -357,3 +357,82 @@ func TestRunKubectlAsDeclaredAgent(t *testing.T) {
 		t.Errorf("kubeconfig:\n%s", cfg)
 	}
 }
+
+func needPsql(t *testing.T) {
+	if _, err := exec.LookPath("psql"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("psql is not installed; CI must install it")
+		}
+		t.Skip("psql is not installed (CI installs it and fails here instead of skipping)")
+	}
+}
+
+func TestRunPsqlWithoutAPassword(t *testing.T) {
+	needPsql(t)
+	db := newPGDB(t)
+	policyText := "def sql_hook(q):\n    return allow(\"sql by \" + q.agent.name)\n" + db.endpoint(0, "sql_hook", "disable")
+	h := startRunHarness(t, policyText, map[string]string{"DB_PASSWORD": db.Password})
+	// The agent's shell has the real password, as a developer's would.
+	h.env = append(h.env, "PGPASSWORD="+db.Password, "DB_PASSWORD="+db.Password)
+
+	code, out, errb := h.run("run", "--state-dir", h.state, "--", "psql", "-XAtc", "select current_user, current_database()")
+	if code != 0 || strings.TrimSpace(out) != db.Role+"|"+db.Name {
+		t.Fatalf("psql through ward run: exit %d\nstdout %s\nstderr %s", code, out, errb)
+	}
+	for _, report := range []string{
+		"removed PGPASSWORD from the agent's environment (",
+		"removed DB_PASSWORD from the agent's environment (the gateway's secret <secret env:DB_PASSWORD>)",
+	} {
+		if !strings.Contains(errb, report) {
+			t.Errorf("ward run did not say %q:\n%s", report, errb)
+		}
+	}
+	code, out, _ = h.run("run", "--state-dir", h.state, "-q", "--", "sh", "-c", `echo "${PGPASSWORD-unset} ${DB_PASSWORD-unset} $PGHOST $PGUSER $PGDATABASE $PGSSLMODE"`)
+	if want := "unset unset 127.0.0.1 " + db.Role + " " + db.Name + " verify-full\n"; code != 0 || out != want {
+		t.Errorf("agent environment: %q, want %q", out, want)
+	}
+	recs := records(t, h.gw, h.state)
+	if len(recs) != 1 || recs[0].Endpoint != "db" || recs[0].Agent.Name != "local" || recs[0].Reason != "sql by local" {
+		t.Fatalf("audit = %+v", recs)
+	}
+}
+
+func TestRunPsqlAsDeclaredAgentOverTLS(t *testing.T) {
+	needPsql(t)
+	db := newPGDB(t)
+	policyText := `agent(name = "bot", password = secrets.env("BOT_PW"))
+def sql_hook(q):
+    return allow("sql by " + q.agent.name)
+` + db.endpoint(0, "sql_hook", "disable")
+	h := startRunHarness(t, policyText, map[string]string{"DB_PASSWORD": db.Password, "BOT_PW": "bot-password-1"})
+	h.env = append(h.env, "BOT_PW=bot-password-1")
+
+	// verify-full against the gateway CA (PGSSLROOTCERT), the agent's ward
+	// password in PGPASSWORD.
+	code, out, errb := h.run("run", "--state-dir", h.state, "--agent", "bot", "--", "psql", "-XAtc", "select 1")
+	if code != 0 || strings.TrimSpace(out) != "1" {
+		t.Fatalf("psql as bot: exit %d\n%s\n%s", code, out, errb)
+	}
+	_, env, _ := h.run("run", "--state-dir", h.state, "--agent", "bot", "--print-env")
+	for _, want := range []string{"export PGSSLMODE='verify-full'", "export PGSSLROOTCERT=", "export PGPASSWORD='bot-password-1'"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("--print-env lacks %s", want)
+		}
+	}
+	// Without the agent's password, or with the database's, the gateway
+	// refuses the login.
+	port := strings.TrimSpace(strings.SplitN(strings.SplitN(env, "export PGPORT='", 2)[1], "'", 2)[0])
+	for _, pw := range []string{"", db.Password} {
+		cmd := exec.Command("psql", "-XAtc", "select 1", "-w")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PGHOST=127.0.0.1", "PGPORT=" + port, "PGUSER=" + db.Role,
+			"PGDATABASE=" + db.Name, "PGSSLMODE=require", "PGPASSWORD=" + pw}
+		out, err := cmd.CombinedOutput()
+		if err == nil || (!strings.Contains(string(out), "password") && !strings.Contains(string(out), "agent")) {
+			t.Errorf("password %q: psql %v: %s", pw, err, out)
+		}
+	}
+	recs := records(t, h.gw, h.state)
+	if len(recs) != 1 || recs[0].Agent.Name != "bot" {
+		t.Fatalf("audit = %+v", recs)
+	}
+}

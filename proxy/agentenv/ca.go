@@ -12,12 +12,13 @@ import (
 // gateway CA alone.
 var caVars = []string{"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"}
 
-// setCA writes the CA files and points the agent at them.
-func (e *Env) setCA(o Options) error {
+// setCA writes the CA files and points the agent at them; it returns the
+// path of the gateway CA alone.
+func (e *Env) setCA(o Options) (string, error) {
 	ca := ensureNewline(o.CA)
 	caPath, err := o.Files.Write("gateway-ca.pem", ca)
 	if err != nil {
-		return fmt.Errorf("write the gateway CA: %w", err)
+		return "", fmt.Errorf("write the gateway CA: %w", err)
 	}
 	bundle := append(ensureNewline(bytes.Clone(o.SystemRoots)), ca...)
 	if len(o.SystemRoots) == 0 {
@@ -25,13 +26,13 @@ func (e *Env) setCA(o Options) error {
 	}
 	bundlePath, err := o.Files.Write("ca-bundle.pem", bundle)
 	if err != nil {
-		return fmt.Errorf("write the CA bundle: %w", err)
+		return "", fmt.Errorf("write the CA bundle: %w", err)
 	}
 	for _, name := range caVars {
 		e.set(name, bundlePath, false)
 	}
 	e.set("NODE_EXTRA_CA_CERTS", caPath, false)
-	return nil
+	return caPath, nil
 }
 
 func ensureNewline(b []byte) []byte {

@@ -44,10 +44,13 @@ func (o Options) postgresEndpoint() (*policy.Endpoint, error) {
 	return nil, fmt.Errorf("the policy declares %d postgres endpoints: pass --postgres NAME for the PG* variables", len(found))
 }
 
-// setPostgres points libpq's variables at the postgres endpoint. The
-// agent's password, when it has a ward credential, is PGPASSWORD; the
-// real one stays in the gateway.
-func (e *Env) setPostgres(o Options, password string) error {
+// setPostgres points libpq's variables at the postgres endpoint: the
+// role and database the gateway logs in with (the agent's own PGDATABASE
+// is kept when the endpoint lets agents choose), and TLS verified against
+// the gateway CA when the endpoint offers TLS. The agent's password, when
+// it has a ward credential, is PGPASSWORD; the real one stays in the
+// gateway.
+func (e *Env) setPostgres(o Options, password string, caPath string) error {
 	ep, err := o.postgresEndpoint()
 	if err != nil || ep == nil {
 		return err
@@ -56,13 +59,19 @@ func (e *Env) setPostgres(o Options, password string) error {
 	if err != nil {
 		return err
 	}
+	set := ep.Postgres
 	e.set("PGHOST", o.Host, false)
 	e.set("PGPORT", strconv.Itoa(port), false)
-	user := "local"
-	if o.Agent != "" {
-		user = o.Agent
+	e.set("PGUSER", set.User, false)
+	if set.Database != "" {
+		e.set("PGDATABASE", set.Database, false)
 	}
-	e.set("PGUSER", user, false)
+	if set.AgentTLS {
+		e.set("PGSSLMODE", "verify-full", false)
+		e.set("PGSSLROOTCERT", caPath, false)
+	} else {
+		e.set("PGSSLMODE", "disable", false)
+	}
 	if password != "" {
 		e.set("PGPASSWORD", password, true)
 	}

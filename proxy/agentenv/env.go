@@ -100,10 +100,11 @@ func Build(ctx context.Context, o Options) (*Env, error) {
 	if err := e.setProxy(o, password); err != nil {
 		return nil, err
 	}
-	if err := e.setCA(o); err != nil {
+	caPath, err := e.setCA(o)
+	if err != nil {
 		return nil, err
 	}
-	if err := e.setPostgres(o, password); err != nil {
+	if err := e.setPostgres(o, password, caPath); err != nil {
 		return nil, err
 	}
 	if err := e.setKubernetes(o, password); err != nil {

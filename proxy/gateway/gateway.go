@@ -17,9 +17,12 @@ import (
 	"time"
 
 	"github.com/wardproject/ward/builtins"
+	"github.com/wardproject/ward/protocols/action"
 	"github.com/wardproject/ward/protocols/clickhouse"
 	"github.com/wardproject/ward/protocols/httpproxy"
 	"github.com/wardproject/ward/protocols/kubernetes"
+	"github.com/wardproject/ward/protocols/postgres"
+	"github.com/wardproject/ward/protocols/postgres/sqlfacts"
 	"github.com/wardproject/ward/proxy"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/proxy/ca"
@@ -51,6 +54,11 @@ type Options struct {
 	// Tailnet joins with the default tailnet settings when the policy
 	// declares no tailnet() (`ward gateway --tailnet`).
 	Tailnet bool
+	// PostgresIdentify names the agent of a new Postgres connection;
+	// default the gateway's identity seam: the tailnet peer, the declared
+	// agent whose password the connection presents, or (with no agents
+	// declared) loopback as the local agent.
+	PostgresIdentify func(context.Context, postgres.ConnInfo) (action.Agent, error)
 }
 
 // Gateway is a running gateway.
@@ -63,6 +71,7 @@ type Gateway struct {
 	store    *audit.SQLiteStore
 	http     *httpproxy.Proxy
 	ca       *ca.CA
+	sql      *sqlfacts.Analyzer // shared by every postgres endpoint
 	proxyLn  net.Listener
 	stateDir string
 	listen   func(network, addr string) (net.Listener, error)
@@ -99,6 +108,7 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 		g.listen = net.Listen
 	}
 	g.logger = slog.New(g.redact)
+	g.sql = sqlfacts.NewAnalyzer(sqlfacts.DefaultCacheEntries, sqlfacts.DefaultCacheBytes)
 	p, err := g.load()
 	if err != nil {
 		return nil, err

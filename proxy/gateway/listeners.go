@@ -9,6 +9,7 @@ import (
 
 	"github.com/wardproject/ward/protocols/clickhouse"
 	"github.com/wardproject/ward/protocols/kubernetes"
+	"github.com/wardproject/ward/protocols/postgres"
 	"github.com/wardproject/ward/starlark/policy"
 )
 
@@ -32,6 +33,13 @@ type endpointListener struct {
 // protocol that listens on its own port is wired here.
 func (g *Gateway) newServer(ep *policy.Endpoint) (endpointServer, error) {
 	switch ep.Protocol {
+	case "postgres":
+		identify := g.opts.PostgresIdentify
+		if identify == nil {
+			identify = g.postgresIdentify
+		}
+		return &postgres.Server{Engine: g.engine, Endpoint: ep.Name, Analyzer: g.sql, CA: g.ca,
+			Logger: g.logger, Identify: identify}, nil
 	case kubernetes.Protocol:
 		return kubernetes.NewServer(g.engine, g.ca, ep.Name, g.logger), nil
 	case clickhouse.Protocol:

@@ -26,10 +26,11 @@ func (d *declarations) universe() starlark.StringDict {
 
 func (d *declarations) builtins() starlark.StringDict {
 	return starlark.StringDict{
-		"gateway": starlark.NewBuiltin("gateway", d.gateway),
-		"http":    starlark.NewBuiltin("http", d.http),
-		"tailnet": starlark.NewBuiltin("tailnet", d.tailnet),
-		"agent":   starlark.NewBuiltin("agent", d.agent),
+		"gateway":  starlark.NewBuiltin("gateway", d.gateway),
+		"http":     starlark.NewBuiltin("http", d.http),
+		"postgres": starlark.NewBuiltin("postgres", d.postgres),
+		"tailnet":  starlark.NewBuiltin("tailnet", d.tailnet),
+		"agent":    starlark.NewBuiltin("agent", d.agent),
 
 		"kubernetes":  starlark.NewBuiltin("kubernetes", d.kubernetes),
 		"clickhouse":  starlark.NewBuiltin("clickhouse", d.clickhouse),

@@ -1,0 +1,96 @@
+package policy
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+
+	"go.starlark.net/starlark"
+
+	"github.com/wardproject/ward/builtins"
+)
+
+// postgres is the builtin postgres.
+//
+//	def postgres(name, port, upstream, user, on_query, database = None,
+//	             password = None, tls = "verify-full", ca = None,
+//	             agent_tls = True, max_message = "64MiB"):
+//
+// postgres declares a Postgres database that agents reach on port of the
+// gateway (0 picks a free port). upstream is the real server, "host" or
+// "host:port" (default port 5432). The gateway logs in upstream as user
+// with password (a secret; agents never see it), over TLS as tls says:
+// "verify-full" checks the server's certificate and name against the
+// system roots or ca (a secret holding PEM roots), "require" encrypts
+// without checking, "disable" uses plain TCP. database, when set, is the
+// only database agents may ask for. on_query(q) decides every statement
+// message. agent_tls offers TLS to agents with a certificate from the
+// gateway's CA. max_message bounds one message from an agent.
+func (d *declarations) postgres(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		name, upstream, user string
+		port                 int
+		onQuery              starlark.Callable
+		database             starlark.Value = starlark.None
+		password, ca         *builtins.Secret
+		tls                  = PostgresTLSVerifyFull
+		agentTLS             = true
+		maxMessage           = size(64 << 20)
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
+		"name", &name, "port", &port, "upstream", &upstream, "user", &user, "on_query", &onQuery,
+		"database?", &database, "password?", &password, "tls?", &tls, "ca?", &ca,
+		"agent_tls?", &agentTLS, "max_message?", &maxMessage); err != nil {
+		return nil, err
+	}
+	set := &PostgresSettings{User: user, Password: password, TLS: tls, AgentTLS: agentTLS, MaxMessage: int64(maxMessage)}
+	if database != starlark.None {
+		s, ok := starlark.AsString(database)
+		if !ok || s == "" {
+			return nil, fmt.Errorf("%s: database must be a non-empty string or None", b.Name())
+		}
+		set.Database = s
+	}
+	hostPort, err := postgresUpstream(upstream)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	switch {
+	case port < 0 || port > 65535:
+		return nil, fmt.Errorf("%s: port %d out of range (0 picks a free port)", b.Name(), port)
+	case user == "":
+		return nil, fmt.Errorf("%s: user must name the role the gateway logs in as", b.Name())
+	case tls != PostgresTLSVerifyFull && tls != PostgresTLSRequire && tls != PostgresTLSDisable:
+		return nil, fmt.Errorf("%s: tls = %q: want \"verify-full\", \"require\" or \"disable\"", b.Name(), tls)
+	case ca != nil && tls != PostgresTLSVerifyFull:
+		return nil, fmt.Errorf("%s: ca is only used with tls = \"verify-full\"", b.Name())
+	case maxMessage < 1<<10 || maxMessage > 1<<30:
+		return nil, fmt.Errorf("%s: max_message must be between 1KiB and 1GiB", b.Name())
+	}
+	if err := checkHook(b, "on_query", onQuery); err != nil {
+		return nil, err
+	}
+	ep := &Endpoint{Name: name, Protocol: "postgres", Port: port, Upstream: hostPort, CA: ca, Postgres: set,
+		Hooks: map[string]starlark.Callable{"on_query": onQuery}, Hook: "on_query"}
+	if err := d.addEndpoint(thread, b, ep); err != nil {
+		return nil, err
+	}
+	return starlark.None, nil
+}
+
+// postgresUpstream validates "host" or "host:port" and adds the default
+// port.
+func postgresUpstream(s string) (string, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		host, port = s, "5432"
+	}
+	if !ValidHost(host) {
+		return "", fmt.Errorf("upstream %q: want \"host\" or \"host:port\"", s)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 1 || p > 65535 {
+		return "", fmt.Errorf("upstream %q: bad port %q", s, port)
+	}
+	return net.JoinHostPort(host, port), nil
+}
