@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -16,9 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"tailscale.com/client/tailscale/apitype"
 	"tailscale.com/tailcfg"
+	"tailscale.com/tsnet"
 
+	"github.com/wardproject/ward/builtins"
 	"github.com/wardproject/ward/protocols/httpproxy/httpproxytest"
 	"github.com/wardproject/ward/protocols/kubernetes/kubetest"
 	"github.com/wardproject/ward/proxy/audit"
@@ -43,6 +48,13 @@ http(name = "api", hosts = ["UPSTREAM"], ca = secrets.file("CA_FILE"), on_reques
 
 kubernetes(name = "cluster", server = "KUBE_SERVER", port = 6443, ca = secrets.file("KUBE_CA"),
            on_request = lambda req: allow("k8s " + req.agent.name + " " + req.agent.user))
+
+def check_sql(q):
+    if "tag:agent" not in q.agent.tags:
+        return deny("only tag:agent nodes may query, not " + q.agent.name)
+    return allow("sql by %s (%s) rows %s" % (q.agent.name, q.agent.user, q.agent.caps["max_rows"]))
+
+POSTGRES_ENDPOINT
 `
 
 // grants is what the test tailnet policy grants every peer under ward's
@@ -64,7 +76,9 @@ func TestTailnetGateway(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
 	api := kubetest.New(t)
-	writePolicy(t, dir, strings.NewReplacer("KUBE_SERVER", api.URL, "KUBE_CA", api.WriteCA(t, dir)).Replace(tailnetPolicy), up, tn.controlURL)
+	db := newPGDB(t)
+	writePolicy(t, dir, strings.NewReplacer("KUBE_SERVER", api.URL, "KUBE_CA", api.WriteCA(t, dir),
+		"POSTGRES_ENDPOINT", db.endpoint(5432, "check_sql", "disable")).Replace(tailnetPolicy), up, tn.controlURL)
 
 	// The gateway's WhoIs is wrapped so that the test can make one peer
 	// unidentifiable.
@@ -88,6 +102,7 @@ func TestTailnetGateway(t *testing.T) {
 	}
 	g, err := gateway.Start(ctx, gateway.Options{
 		Config: filepath.Join(dir, "ward.star"), StateDir: state, WatchInterval: -1, JoinTailnet: join,
+		Resolver:   builtins.Resolver{LookupEnv: func(name string) (string, bool) { return db.Password, name == "DB_PASSWORD" }},
 		LogHandler: slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}),
 	})
 	if err != nil {
@@ -146,6 +161,38 @@ func TestTailnetGateway(t *testing.T) {
 		}
 	})
 
+	t.Run("postgres over the tailnet: tag allowed, other tag denied", func(t *testing.T) {
+		host, _, _ := net.SplitHostPort(proxyAddr)
+		connect := func(node *tsnet.Server) *pgx.Conn {
+			cfg, err := pgx.ParseConfig(fmt.Sprintf("postgres://whoever@%s:5432/%s?sslmode=disable", host, db.Name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				return node.Dial(ctx, network, addr)
+			}
+			cfg.LookupFunc = func(ctx context.Context, host string) ([]string, error) { return []string{host}, nil }
+			c, err := pgx.ConnectConfig(ctx, cfg)
+			if err != nil {
+				t.Fatalf("connect over the tailnet: %v", err)
+			}
+			t.Cleanup(func() { c.Close(context.Background()) })
+			return c
+		}
+		var n int
+		if err := connect(agentA).QueryRow(ctx, "select 1").Scan(&n); err != nil || n != 1 {
+			t.Fatalf("agent-a select 1: %d %v", n, err)
+		}
+		if rec := lastRecord(t, g, state, "agent-a"); rec.Endpoint != "db" || rec.Reason != "sql by agent-a (tag:agent) rows [100]" {
+			t.Errorf("audit = %+v", rec)
+		}
+		err := connect(intruder).QueryRow(ctx, "select 1").Scan(&n)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "42501" || !strings.Contains(pgErr.Message, "only tag:agent nodes may query, not intruder") {
+			t.Fatalf("intruder select 1: %v", err)
+		}
+	})
+
 	t.Run("unidentified peer refused before any byte", func(t *testing.T) {
 		stranger := tn.node(ctx, "stranger", "tag:agent")
 		ip4, _ := stranger.TailscaleIPs()
@@ -160,6 +207,18 @@ func TestTailnetGateway(t *testing.T) {
 		n, err := c.Read(make([]byte, 64))
 		if n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatalf("stranger read %d bytes, err %v; want the connection closed", n, err)
+		}
+		// The same on a database port: not even an SSLRequest is answered.
+		host, _, _ := net.SplitHostPort(proxyAddr)
+		pc, err := stranger.Dial(ctx, "tcp", net.JoinHostPort(host, "5432"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		_, _ = pc.Write([]byte{0, 0, 0, 8, 4, 210, 22, 47}) // SSLRequest
+		_ = pc.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if n, err := pc.Read(make([]byte, 1)); n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("stranger on the postgres port read %d bytes, err %v; want the connection closed", n, err)
 		}
 		if !strings.Contains(logs.String(), "peer not identified") {
 			t.Errorf("refusal not logged")
