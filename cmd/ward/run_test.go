@@ -211,6 +211,13 @@ func TestRunExitStatusAndSignalsPassThrough(t *testing.T) {
 	if code, _, _ := h.run("run", "--state-dir", h.state); code != 2 {
 		t.Errorf("no command: exit %d, want 2 (usage)", code)
 	}
+	if code, _, errb := h.run("run", "--state-dir", filepath.Join(h.dir, "elsewhere"), "--", "true"); code != 1 ||
+		!strings.Contains(errb, "read the gateway CA") || !strings.Contains(errb, "--ca FILE") {
+		t.Errorf("no CA: exit %d: %s", code, errb)
+	}
+	if code, _, errb := h.run("run", "--state-dir", h.state, "--gateway", "127.0.0.1:99999", "--", "true"); code != 1 || !strings.Contains(errb, "want HOST or HOST:PORT") {
+		t.Errorf("bad --gateway: exit %d: %s", code, errb)
+	}
 
 	// The agent killed by a signal: ward run dies of it too.
 	cmd := h.ward("run", "--state-dir", h.state, "--", "sh", "-c", "kill -TERM $$")

@@ -309,6 +309,18 @@ http(name = "api", hosts = ["UPSTREAM"], ca = secrets.file("CA_FILE"),
 	if l, err := gateway.ReadListeners(state); err != nil || !l.Tailnet || l.Host != "ward.tail-scale.ts.net" || l.ProxyPort != 8080 {
 		t.Errorf("listeners.json = %+v, %v", l, err)
 	}
+	// ward run learns the gateway's tailnet name from the state dir.
+	var env, errb bytes.Buffer
+	if code := run(ctx, []string{"run", "--config", filepath.Join(dir, "ward.star"), "--state-dir", state, "--print-env"}, &env, &errb); code != 0 {
+		t.Fatalf("ward run --print-env: %d %s", code, errb.String())
+	}
+	if !strings.Contains(env.String(), "export HTTPS_PROXY='http://ward.tail-scale.ts.net:8080'") {
+		t.Errorf("ward run on a tailnet gateway:\n%s", env.String())
+	}
+	if code := run(ctx, []string{"run", "--config", filepath.Join(dir, "ward.star"), "--state-dir", state, "--agent", "x", "--print-env"}, &env, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "on the tailnet an agent is the node it runs on") {
+		t.Errorf("ward run --agent on a tailnet gateway: %d %s", code, errb.String())
+	}
 	if !strings.Contains(stderr.String(), "log_upload=false") {
 		t.Errorf("the gateway log does not say log upload is off:\n%s", stderr.String())
 	}
