@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,7 +61,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	opts.Agent, opts.Postgres, opts.Environ = *agent, *pg, os.Environ()
 	opts.SystemRoots, _ = agentenv.SystemRoots(opts.Environ)
-	opts.Files, err = newRunFiles()
+	opts.Files, err = agentenv.NewCacheFiles()
 	if err != nil {
 		return fail(stderr, "run", err)
 	}
@@ -158,48 +156,6 @@ func execAgent(argv, environ []string, stderr io.Writer) int {
 	err = syscall.Exec(path, argv, environ)
 	fmt.Fprintf(stderr, "ward run: %s: %v\n", argv[0], err)
 	return 126
-}
-
-// runFiles keeps ward run's generated files (CA bundles, kubeconfigs) in
-// the user's cache dir, named by their content: the agent reads them
-// after ward has turned into it, so they outlive ward run, and running
-// again reuses them instead of piling up copies.
-type runFiles struct{ dir string }
-
-func newRunFiles() (*runFiles, error) {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		base = os.TempDir()
-	}
-	dir := filepath.Join(base, "ward", "run")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", dir, err)
-	}
-	return &runFiles{dir: dir}, nil
-}
-
-// Write stores data under a name derived from its content.
-func (f *runFiles) Write(name string, data []byte) (string, error) {
-	sum := sha256.Sum256(data)
-	path := filepath.Join(f.dir, hex.EncodeToString(sum[:8])+"-"+name)
-	if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
-		return path, nil
-	}
-	tmp, err := os.CreateTemp(f.dir, name+".tmp*")
-	if err != nil {
-		return "", err
-	}
-	_, werr := tmp.Write(data)
-	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr, os.Chmod(tmp.Name(), 0o600)); err != nil {
-		os.Remove(tmp.Name())
-		return "", err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return "", err
-	}
-	return path, nil
 }
 
 // kubeconfig renders the agent's kubeconfig with the kubernetes package.

@@ -167,3 +167,26 @@ func TestBuildErrors(t *testing.T) {
 		t.Errorf("no system roots: %v %v", e, err)
 	}
 }
+
+func TestCacheFilesAreContentAddressed(t *testing.T) {
+	f := &CacheFiles{Dir: t.TempDir()}
+	a, err := f.Write("ca.pem", []byte("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := f.Write("ca.pem", []byte("one"))
+	other, _ := f.Write("ca.pem", []byte("two"))
+	if a != again || a == other {
+		t.Errorf("paths %s %s %s", a, again, other)
+	}
+	if data, _ := os.ReadFile(other); string(data) != "two" {
+		t.Errorf("content %q", data)
+	}
+	if fi, _ := os.Stat(a); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", fi.Mode())
+	}
+	entries, _ := os.ReadDir(f.Dir)
+	if len(entries) != 2 {
+		t.Errorf("%d files; temp files left behind?", len(entries))
+	}
+}
