@@ -40,6 +40,9 @@ func (g *Gateway) reload(ctx context.Context) error {
 	if err := restartOnly(old.Policy.Gateway, p.Gateway); err != nil {
 		return err
 	}
+	if !sameTailnet(old.Policy.Tailnet, p.Tailnet) {
+		return errors.New("tailnet() changed: restart the gateway to apply")
+	}
 	if err := g.runTests(ctx, p); err != nil {
 		return err
 	}
@@ -58,6 +61,7 @@ func (g *Gateway) reload(ctx context.Context) error {
 		g.logger.Warn("stopping an endpoint's listener failed", "error", err)
 	}
 	old.Close()
+	g.writeListeners(p.Gateway)
 	g.logger.Info("policy reloaded", "hash", short(p.Hash), "endpoints", len(p.Endpoints), "mode", p.Gateway.Mode)
 	return nil
 }
