@@ -55,7 +55,7 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, http.StatusBadRequest, Problem{Error: ErrRefused, Reason: err.Error()})
 		return
 	}
-	agent, err := p.Identify(r)
+	agent, err := p.identify(r)
 	if err != nil {
 		writeUnidentified(w, err)
 		return

@@ -50,9 +50,18 @@ type Options struct {
 	// Listen opens the gateway's listeners; default net.Listen. The
 	// tailnet transport replaces it.
 	Listen func(network, addr string) (net.Listener, error)
+	// JoinTailnet joins the tailnet when the policy declares tailnet() or
+	// Tailnet is set; every listener then lives on the tailnet. The ward
+	// binary sets it (package proxy/tailnet), so that this package does
+	// not link tsnet; nil refuses a policy that declares a tailnet.
+	JoinTailnet func(ctx context.Context, cfg TailnetConfig) (Transport, error)
+	// Tailnet joins with the default tailnet settings when the policy
+	// declares no tailnet() (`ward gateway --tailnet`).
+	Tailnet bool
 	// PostgresIdentify names the agent of a new Postgres connection;
-	// default postgres.LocalIdentity (loopback is the local agent). The
-	// tailnet transport replaces it.
+	// default the gateway's identity seam: the tailnet peer, the declared
+	// agent whose password the connection presents, or (with no agents
+	// declared) loopback as the local agent.
 	PostgresIdentify func(context.Context, postgres.ConnInfo) (action.Agent, error)
 }
 
@@ -70,6 +79,8 @@ type Gateway struct {
 	proxyLn  net.Listener
 	stateDir string
 	listen   func(network, addr string) (net.Listener, error)
+	// transport is the tailnet, when the gateway joined one.
+	transport Transport
 
 	// listeners holds the endpoints served on ports of their own, by name.
 	// Guarded by reloadMu.
@@ -120,7 +131,12 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.engine = proxy.NewEngine(g.journal, snap, g.logger)
+	if err := g.joinTailnet(ctx, p, snap); err != nil {
+		g.closeState()
+		return nil, err
+	}
 	if err := g.serveProxy(p.Gateway); err != nil {
+		g.closeTransport()
 		g.closeState()
 		return nil, err
 	}
@@ -133,8 +149,14 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.status = ReloadStatus{At: time.Now(), Hash: p.Hash}
+	g.writeListeners(p.Gateway)
+	where := "local"
+	if g.transport != nil {
+		where = fmt.Sprint(g.transport)
+	}
 	g.logger.Info("gateway started", "policy", p.Path, "hash", short(p.Hash), "mode", p.Gateway.Mode,
-		"proxy", g.proxyLn.Addr().String(), "state_dir", g.stateDir, "endpoints", len(p.Endpoints))
+		"proxy", g.proxyLn.Addr().String(), "on", where, "state_dir", g.stateDir, "endpoints", len(p.Endpoints),
+		"agents", len(p.Agents))
 	if opts.WatchInterval >= 0 {
 		g.wg.Add(1)
 		go g.watch(p)
@@ -249,6 +271,15 @@ func (g *Gateway) serveProxy(gw policy.Gateway) error {
 // ProxyAddr is the address of the HTTP proxy port.
 func (g *Gateway) ProxyAddr() net.Addr { return g.proxyLn.Addr() }
 
+// ProxyDialAddr is the host:port agents dial for the proxy: on the
+// tailnet, the node's name and the proxy port.
+func (g *Gateway) ProxyDialAddr() string {
+	if g.transport != nil {
+		return net.JoinHostPort(g.transport.Host(), strconv.Itoa(port(g.proxyLn.Addr())))
+	}
+	return g.proxyLn.Addr().String()
+}
+
 // Engine is the gateway's decision engine.
 func (g *Gateway) Engine() *proxy.Engine { return g.engine }
 
@@ -267,10 +298,22 @@ func (g *Gateway) Close(ctx context.Context) error {
 		close(g.stop)
 		err := errors.Join(g.http.Shutdown(ctx), g.closeListeners(ctx))
 		g.wg.Wait()
-		g.closeErr = errors.Join(err, g.closeState())
+		_ = os.Remove(filepath.Join(g.stateDir, ListenersFile))
+		g.closeErr = errors.Join(err, g.closeTransport(), g.closeState())
 	})
 	return g.closeErr
 }
+
+// closeTransport leaves the tailnet, if the gateway joined one.
+func (g *Gateway) closeTransport() error {
+	if g.transport == nil {
+		return nil
+	}
+	return g.transport.Close()
+}
+
+// Transport is the tailnet the gateway joined, or nil.
+func (g *Gateway) Transport() Transport { return g.transport }
 
 func (g *Gateway) closeState() error {
 	var errs []error

@@ -40,6 +40,9 @@ func (g *Gateway) reload(ctx context.Context) error {
 	if err := restartOnly(old.Policy.Gateway, p.Gateway); err != nil {
 		return err
 	}
+	if !sameTailnet(old.Policy.Tailnet, p.Tailnet) {
+		return errors.New("tailnet() changed: restart the gateway to apply")
+	}
 	if err := g.runTests(ctx, p); err != nil {
 		return err
 	}
@@ -62,6 +65,7 @@ func (g *Gateway) reload(ctx context.Context) error {
 		g.logger.Warn("endpoint listeners stopped with requests still in flight; their connections were closed", "error", err)
 	}
 	old.Close()
+	g.writeListeners(p.Gateway)
 	g.logger.Info("policy reloaded", "hash", short(p.Hash), "endpoints", len(p.Endpoints), "mode", p.Gateway.Mode)
 	return nil
 }
