@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 )
@@ -19,8 +20,8 @@ type RedactingHandler struct {
 	secrets *atomic.Pointer[[]string]
 }
 
-// NewRedactingHandler wraps next. Call SetSecrets whenever the set of
-// resolved secrets changes.
+// NewRedactingHandler wraps next. Call SetSecrets or AddSecrets whenever
+// the set of resolved secrets changes.
 func NewRedactingHandler(next slog.Handler) *RedactingHandler {
 	return &RedactingHandler{next: next, secrets: new(atomic.Pointer[[]string])}
 }
@@ -31,6 +32,23 @@ func (h *RedactingHandler) SetSecrets(values [][]byte) {
 	var ss []string
 	for _, v := range values {
 		if len(v) >= 4 {
+			ss = append(ss, string(v))
+		}
+	}
+	h.secrets.Store(&ss)
+}
+
+// AddSecrets adds values to those redacted, keeping the ones already
+// there: after a reload, requests that started on the old policy still
+// carry its secrets. Callers serialize calls (the gateway adds under its
+// reload lock); logging may run concurrently.
+func (h *RedactingHandler) AddSecrets(values [][]byte) {
+	var ss []string
+	if p := h.secrets.Load(); p != nil {
+		ss = slices.Clone(*p)
+	}
+	for _, v := range values {
+		if len(v) >= 4 && !slices.Contains(ss, string(v)) {
 			ss = append(ss, string(v))
 		}
 	}

@@ -43,6 +43,10 @@ type Options struct {
 	// WatchInterval is how often policy files are checked for changes;
 	// default one second, negative disables watching.
 	WatchInterval time.Duration
+	// DrainTimeout is how long a reload lets requests in flight on an
+	// endpoint it removes (or moves to another port) finish before their
+	// connections are closed; default 5s.
+	DrainTimeout time.Duration
 	// Listen opens the gateway's listeners; default net.Listen. The
 	// tailnet transport replaces it.
 	Listen func(network, addr string) (net.Listener, error)
@@ -85,8 +89,10 @@ type Gateway struct {
 	reloadMu sync.Mutex
 	status   ReloadStatus
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+	wg        sync.WaitGroup
 }
 
 // ReloadStatus is the outcome of the last reload attempt.
@@ -106,6 +112,9 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 		listen: opts.Listen, listeners: make(map[string]*endpointListener)}
 	if g.listen == nil {
 		g.listen = net.Listen
+	}
+	if g.opts.DrainTimeout <= 0 {
+		g.opts.DrainTimeout = 5 * time.Second
 	}
 	g.logger = slog.New(g.redact)
 	g.sql = sqlfacts.NewAnalyzer(sqlfacts.DefaultCacheEntries, sqlfacts.DefaultCacheBytes)
@@ -219,8 +228,20 @@ func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapsh
 	if err := clickhouse.Prepare(snap); err != nil {
 		return nil, err
 	}
-	g.redact.SetSecrets(snap.SecretValues())
+	g.redact.AddSecrets(redactions(snap))
 	return snap, nil
+}
+
+// redactions are the byte strings of snap that logs must never show: every
+// resolved secret, and the encoded forms of injected ones.
+func redactions(snap *proxy.Snapshot) [][]byte {
+	values := snap.SecretValues()
+	for _, ep := range snap.Policy.Endpoints {
+		if ep.Inject != nil {
+			values = append(values, ep.Inject.Forms(snap.Secret(ep.Inject.Secret))[1:]...)
+		}
+	}
+	return values
 }
 
 // serveProxy opens the proxy port and starts serving it.
@@ -270,13 +291,17 @@ func (g *Gateway) Status() ReloadStatus {
 }
 
 // Close stops the listeners, waits up to ctx for requests in flight, and
-// flushes the audit journal into the store.
+// flushes the audit journal into the store. Later calls return the first
+// call's result.
 func (g *Gateway) Close(ctx context.Context) error {
-	close(g.stop)
-	err := errors.Join(g.http.Shutdown(ctx), g.closeListeners(ctx))
-	g.wg.Wait()
-	_ = os.Remove(filepath.Join(g.stateDir, ListenersFile))
-	return errors.Join(err, g.closeTransport(), g.closeState())
+	g.closeOnce.Do(func() {
+		close(g.stop)
+		err := errors.Join(g.http.Shutdown(ctx), g.closeListeners(ctx))
+		g.wg.Wait()
+		_ = os.Remove(filepath.Join(g.stateDir, ListenersFile))
+		g.closeErr = errors.Join(err, g.closeTransport(), g.closeState())
+	})
+	return g.closeErr
 }
 
 // closeTransport leaves the tailnet, if the gateway joined one.

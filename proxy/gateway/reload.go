@@ -48,17 +48,21 @@ func (g *Gateway) reload(ctx context.Context) error {
 	}
 	snap, err := g.snapshot(ctx, p)
 	if err != nil {
-		g.redact.SetSecrets(old.SecretValues())
 		return err
 	}
 	added, removed, err := g.plan(p)
 	if err != nil {
-		g.redact.SetSecrets(old.SecretValues())
 		return err
 	}
 	g.engine.Publish(snap)
-	if err := g.commit(ctx, added, removed); err != nil {
-		g.logger.Warn("stopping an endpoint's listener failed", "error", err)
+	// Requests in flight on a removed endpoint get a grace period, not
+	// the caller's context: a watch or a long query must not hold the
+	// reload lock (and every later reload and the shutdown) indefinitely.
+	drain, cancel := context.WithTimeout(context.Background(), g.opts.DrainTimeout)
+	err = g.commit(drain, added, removed)
+	cancel()
+	if err != nil {
+		g.logger.Warn("endpoint listeners stopped with requests still in flight; their connections were closed", "error", err)
 	}
 	old.Close()
 	g.writeListeners(p.Gateway)
