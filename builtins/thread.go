@@ -38,5 +38,9 @@ func Universe() starlark.StringDict {
 		"json":    json.Module,
 		"time":    time.Module,
 		"re":      NewRe(),
+		"llm":     LLM,
+		"slack":   Slack,
+		"webhook": Webhook,
+		"vault":   Vault,
 	}
 }

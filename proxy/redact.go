@@ -38,21 +38,29 @@ func (h *RedactingHandler) SetSecrets(values [][]byte) {
 	h.secrets.Store(&ss)
 }
 
+// Redact replaces every secret value in s, as log lines get it.
+func (h *RedactingHandler) Redact(s string) string { return h.redact(s) }
+
 // AddSecrets adds values to those redacted, keeping the ones already
 // there: after a reload, requests that started on the old policy still
-// carry its secrets. Callers serialize calls (the gateway adds under its
-// reload lock); logging may run concurrently.
+// carry its secrets, and Vault may rotate a value at any time. It is safe
+// for concurrent use (the gateway's reloads and Vault refreshes).
 func (h *RedactingHandler) AddSecrets(values [][]byte) {
-	var ss []string
-	if p := h.secrets.Load(); p != nil {
-		ss = slices.Clone(*p)
-	}
-	for _, v := range values {
-		if len(v) >= 4 && !slices.Contains(ss, string(v)) {
-			ss = append(ss, string(v))
+	for {
+		old := h.secrets.Load()
+		var ss []string
+		if old != nil {
+			ss = slices.Clone(*old)
+		}
+		for _, v := range values {
+			if len(v) >= 4 && !slices.Contains(ss, string(v)) {
+				ss = append(ss, string(v))
+			}
+		}
+		if h.secrets.CompareAndSwap(old, &ss) {
+			return
 		}
 	}
-	h.secrets.Store(&ss)
 }
 
 func (h *RedactingHandler) redact(s string) string {

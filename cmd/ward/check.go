@@ -70,6 +70,12 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "  %s: %s\n", name, describeHook(ep.Hooks[name]))
 		}
 	}
+	for _, j := range p.Judges {
+		fmt.Fprintf(stdout, "judge %s declared at %s (timeout %s)\n", j.Name, j.Pos, j.Timeout)
+	}
+	if p.Vault != nil {
+		fmt.Fprintf(stdout, "vault: %s\n", p.Vault.Address)
+	}
 	if len(p.Secrets) > 0 {
 		fmt.Fprintf(stdout, "secrets (resolved when the gateway starts):\n")
 		for _, s := range p.Secrets {

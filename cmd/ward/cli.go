@@ -25,6 +25,9 @@ func commands() []command {
 		{"ca", "[--state-dir DIR]", "print the gateway CA certificate (PEM)", runCA},
 		{"log", "[--state-dir DIR] [--follow] [--verdict V] [--json]", "read the audit log", runLog},
 		{"fixture", "[--state-dir DIR] ACTION_ID", "export an audited action as a test fixture", runFixture},
+		{"approvals", "[--state-dir DIR] [--all] [--json]", "list approvals waiting for a decision", runApprovals},
+		{"approve", "[--state-dir DIR] [--reason TEXT] APPROVAL_ID", "approve a pending approval", runApprove},
+		{"deny", "[--state-dir DIR] [--reason TEXT] APPROVAL_ID", "deny a pending approval", runDeny},
 		{"run", runUsage, "run one agent with its environment pointed at the gateway", runRun},
 		{"kubeconfig", kubeconfigUsage, "write an agent's kubeconfig for a kubernetes endpoint (no credential in it)", runKubeconfig},
 	}

@@ -49,6 +49,11 @@ func (f *forwarder) serve(w http.ResponseWriter, r *http.Request, snap *proxy.Sn
 	}
 	if ep.Inject != nil {
 		secret := snap.Secret(ep.Inject.Secret)
+		if len(secret) == 0 {
+			// A Vault lease that ended and could not be renewed: fail closed.
+			f.relay.Refuse(w, ex, http.StatusBadGateway, proxy.CredentialUnavailable(ep.Name).Error())
+			return
+		}
 		ex.Secrets = ep.Inject.Forms(secret)
 		ex.Rewrite = func(out *http.Request) { ep.Inject.Apply(out.Header, secret) }
 	}

@@ -229,3 +229,12 @@ func newBufferPool() *bufferPool {
 
 func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
 func (b *bufferPool) Put(x []byte) { b.p.Put(&x) }
+
+// Refuse answers an allowed request that cannot be forwarded after all (a
+// credential that is no longer available: a Vault lease that ended) with
+// ex.Fail, and records the outcome. Nothing goes upstream.
+func (rl *Relay) Refuse(w http.ResponseWriter, ex *Exchange, status int, reason string) {
+	rl.logger.Warn("allowed request not forwarded", "action", ex.ID, "endpoint", ex.Endpoint, "reason", reason)
+	ex.Fail(w, status, reason)
+	rl.engine.Complete(audit.Completion{ID: ex.ID, Status: status, Error: reason})
+}

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wardproject/ward/builtins"
@@ -50,6 +52,11 @@ type Options struct {
 	// Listen opens the gateway's listeners; default net.Listen. The
 	// tailnet transport replaces it.
 	Listen func(network, addr string) (net.Listener, error)
+	// SlackAPIURL overrides Slack's Web API base URL (tests point it at
+	// slacktest); JudgeHTTPClient sends judges' requests (default plain
+	// clients).
+	SlackAPIURL     string
+	JudgeHTTPClient *http.Client
 	// JoinTailnet joins the tailnet when the policy declares tailnet() or
 	// Tailnet is set; every listener then lives on the tailnet. The ward
 	// binary sets it (package proxy/tailnet), so that this package does
@@ -79,6 +86,8 @@ type Gateway struct {
 	proxyLn  net.Listener
 	stateDir string
 	listen   func(network, addr string) (net.Listener, error)
+	judges   *judgeServices
+	vault    atomic.Pointer[vaultState]
 	// transport is the tailnet, when the gateway joined one.
 	transport Transport
 
@@ -125,16 +134,25 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	if err := g.open(p.Gateway); err != nil {
 		return nil, err
 	}
-	snap, err := g.snapshot(ctx, p)
+	if err := g.startJudges(ctx, p.Gateway); err != nil {
+		g.closeState()
+		return nil, err
+	}
+	snap, vs, err := g.snapshot(ctx, p)
 	if err != nil {
+		g.stopJudges(context.Background())
 		g.closeState()
 		return nil, err
 	}
 	g.engine = proxy.NewEngine(g.journal, snap, g.logger)
 	if err := g.joinTailnet(ctx, p, snap); err != nil {
+		g.stopJudges(context.Background())
+		g.dropVault(vs)
 		g.closeState()
 		return nil, err
 	}
+	g.useVault(ctx, vs, p)
+	g.refreshRedaction()
 	if err := g.serveProxy(p.Gateway); err != nil {
 		g.closeTransport()
 		g.closeState()
@@ -213,23 +231,33 @@ func (g *Gateway) open(gw policy.Gateway) error {
 	return nil
 }
 
-// snapshot resolves the policy's secrets and prepares every protocol.
-func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapshot, error) {
-	snap, err := proxy.NewSnapshot(ctx, p, g.opts.Resolver)
+// snapshot resolves the policy's secrets and prepares every protocol and
+// judge. It returns the Vault client the snapshot reads through, if any;
+// the caller keeps it (useVault) or drops it (dropVault).
+func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapshot, *vaultState, error) {
+	r, vs, err := g.resolver(ctx, p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := httpproxy.Prepare(snap); err != nil {
-		return nil, err
+	snap, err := proxy.NewSnapshot(ctx, p, r)
+	if err == nil {
+		err = httpproxy.Prepare(snap)
 	}
-	if err := kubernetes.Prepare(snap); err != nil {
-		return nil, err
+	if err == nil {
+		err = kubernetes.Prepare(snap)
 	}
-	if err := clickhouse.Prepare(snap); err != nil {
-		return nil, err
+	if err == nil {
+		err = clickhouse.Prepare(snap)
 	}
-	g.redact.AddSecrets(redactions(snap))
-	return snap, nil
+	if err == nil {
+		g.redact.AddSecrets(redactions(snap))
+		err = g.snapshotJudges(snap)
+	}
+	if err != nil {
+		g.dropVault(vs)
+		return nil, nil, err
+	}
+	return snap, vs, nil
 }
 
 // redactions are the byte strings of snap that logs must never show: every
@@ -290,16 +318,18 @@ func (g *Gateway) Status() ReloadStatus {
 	return g.status
 }
 
-// Close stops the listeners, waits up to ctx for requests in flight, and
-// flushes the audit journal into the store. Later calls return the first
-// call's result.
+// Close denies the approvals still waiting, stops the listeners, waits up
+// to ctx for requests in flight, revokes Vault leases, and flushes the
+// audit journal into the store. Later calls return the first call's
+// result.
 func (g *Gateway) Close(ctx context.Context) error {
 	g.closeOnce.Do(func() {
 		close(g.stop)
-		err := errors.Join(g.http.Shutdown(ctx), g.closeListeners(ctx))
+		jerr := g.stopJudges(ctx)
+		err := errors.Join(jerr, g.http.Shutdown(ctx), g.closeListeners(ctx))
 		g.wg.Wait()
 		_ = os.Remove(filepath.Join(g.stateDir, ListenersFile))
-		g.closeErr = errors.Join(err, g.closeTransport(), g.closeState())
+		g.closeErr = errors.Join(err, g.closeVault(ctx), g.closeTransport(), g.closeState())
 	})
 	return g.closeErr
 }

@@ -46,15 +46,18 @@ func (g *Gateway) reload(ctx context.Context) error {
 	if err := g.runTests(ctx, p); err != nil {
 		return err
 	}
-	snap, err := g.snapshot(ctx, p)
+	snap, vs, err := g.snapshot(ctx, p)
 	if err != nil {
 		return err
 	}
 	added, removed, err := g.plan(p)
 	if err != nil {
+		g.dropVault(vs)
 		return err
 	}
 	g.engine.Publish(snap)
+	g.useVault(ctx, vs, p)
+	g.refreshRedaction()
 	// Requests in flight on a removed endpoint get a grace period, not
 	// the caller's context: a watch or a long query must not hold the
 	// reload lock (and every later reload and the shutdown) indefinitely.
@@ -76,6 +79,8 @@ func restartOnly(old, new policy.Gateway) error {
 	switch {
 	case old.Bind != new.Bind, old.ProxyPort != new.ProxyPort:
 		return errors.New("bind or proxy_port changed: restart the gateway to apply")
+	case old.CallbackPort != new.CallbackPort, old.CallbackURL != new.CallbackURL:
+		return errors.New("callback_port or callback_url changed: restart the gateway to apply")
 	case old.StateDir != new.StateDir, old.Audit != new.Audit, old.AuditSync != new.AuditSync:
 		return errors.New("state_dir, audit or audit_sync changed: restart the gateway to apply")
 	}

@@ -43,6 +43,20 @@ func (d *declarations) AddSecret(s *builtins.Secret) {
 	d.policy.Secrets = append(d.policy.Secrets, s)
 }
 
+// AddJudge records a judge declared while loading.
+func (d *declarations) AddJudge(j *builtins.Judge) {
+	d.policy.Judges = append(d.policy.Judges, j)
+}
+
+// SetVault records vault.config.
+func (d *declarations) SetVault(c *builtins.VaultConfig) error {
+	if d.policy.Vault != nil {
+		return fmt.Errorf("called twice; configure Vault once")
+	}
+	d.policy.Vault = c
+	return nil
+}
+
 // finish checks what can only be checked once everything is declared.
 func (d *declarations) finish() error {
 	seen := map[HostPattern]string{}

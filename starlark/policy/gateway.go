@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -20,9 +21,14 @@ type Gateway struct {
 	AuditSync     string // "always", "batch" or "never"
 	UnknownHosts  string // "deny" or "passthrough"
 	DashboardPort int    // 0: no dashboard
-	HookSteps     uint64
-	HookTimeout   time.Duration
-	declared      bool
+	// CallbackPort serves Slack's HTTP interactivity and webhook approval
+	// callbacks; 0: none. CallbackURL is how the outside world reaches it
+	// (default http://<bind>:<callback_port>).
+	CallbackPort int
+	CallbackURL  string
+	HookSteps    uint64
+	HookTimeout  time.Duration
+	declared     bool
 }
 
 // DefaultGateway returns the settings of a policy that never calls gateway().
@@ -48,6 +54,7 @@ func (g Gateway) Observe() bool { return g.Mode == "observe" }
 //	def gateway(mode = "enforce", bind = "127.0.0.1", proxy_port = 8080,
 //	            state_dir = ".ward", audit = "sqlite", audit_sync = "batch",
 //	            unknown_hosts = "deny", dashboard_port = 0,
+//	            callback_port = 0, callback_url = "",
 //	            hook_steps = 1000000, hook_timeout = "1s"):
 func (d *declarations) gateway(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if _, err := builtins.Declaring(thread, b); err != nil {
@@ -64,6 +71,7 @@ func (d *declarations) gateway(thread *starlark.Thread, b *starlark.Builtin, arg
 		"mode?", &g.Mode, "bind?", &g.Bind, "proxy_port?", &g.ProxyPort,
 		"state_dir?", &g.StateDir, "audit?", &g.Audit, "audit_sync?", &g.AuditSync,
 		"unknown_hosts?", &g.UnknownHosts, "dashboard_port?", &g.DashboardPort,
+		"callback_port?", &g.CallbackPort, "callback_url?", &g.CallbackURL,
 		"hook_steps?", &hookSteps, "hook_timeout?", &hookTimeout); err != nil {
 		return nil, err
 	}
@@ -88,6 +96,10 @@ func (g Gateway) Validate() error {
 		return fmt.Errorf("proxy_port %d is not a port", g.ProxyPort)
 	case g.DashboardPort < 0 || g.DashboardPort > 65535:
 		return fmt.Errorf("dashboard_port %d is not a port", g.DashboardPort)
+	case g.CallbackPort < 0 || g.CallbackPort > 65535:
+		return fmt.Errorf("callback_port %d is not a port", g.CallbackPort)
+	case g.CallbackURL != "" && !strings.HasPrefix(g.CallbackURL, "http://") && !strings.HasPrefix(g.CallbackURL, "https://"):
+		return fmt.Errorf("callback_url %q must be an http:// or https:// URL", g.CallbackURL)
 	case g.StateDir == "":
 		return fmt.Errorf("state_dir must not be empty")
 	case g.HookSteps < 1000:

@@ -36,6 +36,11 @@ type Policy struct {
 	// Secrets lists every secret handle created while loading, in order.
 	// The gateway resolves them all at start; tests never do.
 	Secrets []*builtins.Secret
+	// Judges lists every judge declared while loading, in order. The
+	// gateway starts the services behind them; tests stub them.
+	Judges []*builtins.Judge
+	// Vault is vault.config, or nil (VAULT_ADDR / VAULT_TOKEN apply).
+	Vault *builtins.VaultConfig
 	// Globals are the main file's frozen globals (test functions, for
 	// `ward test`).
 	Globals starlark.StringDict
