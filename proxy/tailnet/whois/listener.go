@@ -93,8 +93,9 @@ func (l *Listener) identify(c net.Conn) {
 	agent, err := l.lookup(ctx, addr)
 	cancel()
 	if err != nil {
-		c.Close()
+		// Log first: whoever sees the connection close can find why.
 		l.logger.Warn("tailnet connection refused: peer not identified", "addr", addr, "listener", l.ln.Addr().String(), "error", err)
+		c.Close()
 		return
 	}
 	select {
