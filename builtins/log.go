@@ -10,18 +10,35 @@ import (
 
 const loggerKey = "ward.logger"
 
-// SetLogger makes log() and print() on thread write to l. The runtime sets
-// it per hook call so that lines carry the action's ID.
-func SetLogger(thread *starlark.Thread, l *slog.Logger) {
-	thread.SetLocal(loggerKey, l)
-	thread.Print = func(_ *starlark.Thread, msg string) { l.Info(msg, "source", "policy") }
+// SetLogger makes log() and print() on thread write to l with args added
+// to every line (the runtime passes the action's ID). The logger with args
+// is only built if the hook logs: most never do.
+func SetLogger(thread *starlark.Thread, l *slog.Logger, args ...any) {
+	thread.SetLocal(loggerKey, &lazyLogger{base: l, args: args})
+	thread.Print = printToLog
 }
 
+// lazyLogger builds base.With(args...) on first use.
+type lazyLogger struct {
+	base *slog.Logger
+	args []any
+	l    *slog.Logger
+}
+
+func printToLog(thread *starlark.Thread, msg string) { logger(thread).Info(msg, "source", "policy") }
+
 func logger(thread *starlark.Thread) *slog.Logger {
-	if l, ok := thread.Local(loggerKey).(*slog.Logger); ok {
-		return l
+	ll, ok := thread.Local(loggerKey).(*lazyLogger)
+	if !ok {
+		return slog.Default()
 	}
-	return slog.Default()
+	if ll.l == nil {
+		ll.l = ll.base
+		if len(ll.args) > 0 {
+			ll.l = ll.base.With(ll.args...)
+		}
+	}
+	return ll.l
 }
 
 // Log is the builtin log.

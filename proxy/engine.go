@@ -127,20 +127,33 @@ func (e *Engine) record(act *action.Action, verdict string, v action.Verdict) (*
 	}
 	if act.Facts != nil {
 		rec.Summary = act.Facts.Summary()
-		facts, err := json.Marshal(act.Facts)
+		facts, err := encodeJSON(act.Facts)
 		if err != nil {
 			return nil, fmt.Errorf("encode facts of %s: %w", act.ID, err)
 		}
 		rec.Facts = facts
 	}
 	if act.Raw != nil {
-		raw, err := json.Marshal(act.Raw)
+		raw, err := encodeJSON(act.Raw)
 		if err != nil {
 			return nil, fmt.Errorf("encode raw action %s: %w", act.ID, err)
 		}
 		rec.Raw = raw
 	}
 	return rec, nil
+}
+
+// encodeJSON encodes v, calling its own MarshalJSON directly when it has
+// one: json.Marshal would compact and re-validate the result, and the
+// journal validates embedded JSON anyway.
+func encodeJSON(v any) (json.RawMessage, error) {
+	switch v := v.(type) {
+	case json.RawMessage:
+		return v, nil
+	case json.Marshaler:
+		return v.MarshalJSON()
+	}
+	return json.Marshal(v)
 }
 
 // Complete records the outcome of a forwarded action. A failure to write

@@ -1,14 +1,18 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/wardproject/ward/builtins"
+	"github.com/wardproject/ward/protocols/action"
 	"github.com/wardproject/ward/starlark/policy"
 )
 
@@ -26,6 +30,7 @@ type Snapshot struct {
 	// current gives the live value of secrets that change after start
 	// (Vault leases); see builtins.Resolver.VaultCurrent.
 	current map[*builtins.Secret]func() ([]byte, error)
+	agents  []*localAgent // declared agents with their passwords
 
 	mu    sync.Mutex
 	state map[string]any
@@ -47,7 +52,26 @@ func NewSnapshot(ctx context.Context, p *policy.Policy, r builtins.Resolver) (*S
 			s.current[sec] = func() ([]byte, error) { return r.VaultCurrent(ref) }
 		}
 	}
+	if err := s.prepareAgents(); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// prepareAgents pairs each declared agent with its password. Two agents
+// with one password could not be told apart: that is an error.
+func (s *Snapshot) prepareAgents() error {
+	for _, a := range s.Policy.Agents {
+		la := &localAgent{password: s.secrets[a.Password],
+			agent: action.Agent{Name: a.Name, User: a.Name, Tags: slices.Clone(a.Tags), Caps: maps.Clone(a.Caps)}}
+		for _, other := range s.agents {
+			if bytes.Equal(other.password, la.password) {
+				return fmt.Errorf("agents %q and %q have the same password: each agent needs its own", other.agent.Name, a.Name)
+			}
+		}
+		s.agents = append(s.agents, la)
+	}
+	return nil
 }
 
 // Secret returns the current value of sec; nil if the policy did not

@@ -36,6 +36,13 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stdout)
 	}
+	if t := p.Tailnet; t != nil {
+		fmt.Fprintf(stdout, "tailnet: hostname=%s tags=%s ephemeral=%v log_upload=%v capability=%s declared at %s (listeners on the tailnet, not on bind)\n",
+			t.Hostname, strings.Join(t.Tags, ","), t.Ephemeral, t.LogUpload, t.Capability, t.Pos)
+	}
+	for _, a := range p.Agents {
+		fmt.Fprintf(stdout, "agent %s (password %s) declared at %s\n", a.Name, a.Password, a.Pos)
+	}
 	for _, ep := range p.Endpoints {
 		fmt.Fprintf(stdout, "endpoint %s (%s) declared at %s\n", ep.Name, ep.Protocol, ep.Pos)
 		if len(ep.Hosts) > 0 {

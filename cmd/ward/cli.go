@@ -28,6 +28,7 @@ func commands() []command {
 		{"approvals", "[--state-dir DIR] [--all] [--json]", "list approvals waiting for a decision", runApprovals},
 		{"approve", "[--state-dir DIR] [--reason TEXT] APPROVAL_ID", "approve a pending approval", runApprove},
 		{"deny", "[--state-dir DIR] [--reason TEXT] APPROVAL_ID", "deny a pending approval", runDeny},
+		{"run", runUsage, "run one agent with its environment pointed at the gateway", runRun},
 		{"kubeconfig", kubeconfigUsage, "write an agent's kubeconfig for a kubernetes endpoint (no credential in it)", runKubeconfig},
 	}
 }
@@ -89,4 +90,23 @@ func fail(stderr io.Writer, cmd string, err error) int {
 	}
 	fmt.Fprintf(stderr, "ward %s: %s", cmd, msg)
 	return 1
+}
+
+// parseInterspersed is parse for commands whose arguments are all paths:
+// flags may follow them (ward test ./policies -v), until a "--", after
+// which everything is a path.
+func parseInterspersed(fs *flag.FlagSet, args []string) (paths []string, code int) {
+	for {
+		if code := parse(fs, args); code >= 0 {
+			return nil, code
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return paths, -1
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(paths, rest...), -1
+		}
+		paths, args = append(paths, rest[0]), rest[1:]
+	}
 }

@@ -188,8 +188,8 @@ func (w *Wait) finish(state, by, reason string) audit.Approval {
 func (w *Wait) resolve(a audit.Approval) {
 	w.once.Do(func() {
 		w.result = a
-		close(w.done)
 		w.q.forget(a.ID)
+		close(w.done)
 	})
 }
 

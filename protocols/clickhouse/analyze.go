@@ -27,10 +27,15 @@ type analysis struct {
 	statements []Statement
 	settings   map[string]string // SETTINGS clauses and SET statements
 	format     string            // the last FORMAT clause
+	// identifierParam is the name of a query parameter of type
+	// Identifier, if any.
+	identifierParam string
 }
 
 // analyze parses sql with the ClickHouse grammar and collects the facts of
-// every statement. A parse failure is an error.
+// every statement. A parse failure is an error, and so is a query
+// parameter of type Identifier: ClickHouse substitutes it as a name (of a
+// table, say) that the parse cannot see.
 func analyze(sql string) (*analysis, error) {
 	stmts, err := chparser.NewParser(sql).ParseStmts()
 	if err != nil {
@@ -43,6 +48,9 @@ func analyze(sql string) (*analysis, error) {
 			end = int(stmts[i+1].Pos())
 		}
 		a.statements = append(a.statements, a.statement(sql, st, end))
+	}
+	if a.identifierParam != "" {
+		return nil, fmt.Errorf("query parameter {%s:Identifier} names what the policy cannot see; write the name in the query", a.identifierParam)
 	}
 	return a, nil
 }
@@ -80,6 +88,14 @@ func (a *analysis) statement(sql string, st chparser.Expr, end int) Statement {
 			if n.Format != nil {
 				a.format = n.Format.Name
 			}
+		case *chparser.BinaryOperation:
+			if t := inTable(n); t != "" {
+				s.Tables = appendUnique(s.Tables, t)
+			}
+		case *chparser.QueryParam:
+			if n.Name != nil && n.Type != nil && strings.EqualFold(strings.TrimSpace(span(sql, n.Type)), "Identifier") {
+				a.identifierParam = n.Name.Name
+			}
 		}
 		return true
 	})
@@ -104,6 +120,41 @@ func verbOf(sql string, st chparser.Expr) string {
 		return "describe"
 	}
 	return w
+}
+
+// inTable is the table named on the right of an IN operator ("x IN t",
+// "x NOT IN (db.t)"), which ClickHouse reads as the set to test against;
+// "" when the right side is anything else.
+func inTable(op *chparser.BinaryOperation) string {
+	if !strings.HasSuffix(string(op.Operation), "IN") {
+		return ""
+	}
+	right := op.RightExpr
+	for {
+		list, ok := right.(*chparser.ParamExprList)
+		if !ok || list.Items == nil || len(list.Items.Items) != 1 {
+			break
+		}
+		right = list.Items.Items[0]
+		if col, ok := right.(*chparser.ColumnExpr); ok && col.Alias == nil {
+			right = col.Expr
+		}
+	}
+	switch r := right.(type) {
+	case *chparser.Ident:
+		return r.Name
+	case *chparser.Path:
+		names := make([]string, len(r.Fields))
+		for i, f := range r.Fields {
+			names[i] = f.Name
+		}
+		return strings.Join(names, ".")
+	case *chparser.NestedIdentifier:
+		if r.Ident != nil && r.DotIdent != nil {
+			return r.Ident.Name + "." + r.DotIdent.Name
+		}
+	}
+	return ""
 }
 
 func tableName(t *chparser.TableIdentifier) string {

@@ -6,7 +6,7 @@
 package clickhouse
 
 import (
-	"mime"
+	"cmp"
 	"net/http"
 	"net/url"
 	"slices"
@@ -35,9 +35,44 @@ var reservedParams = map[string]bool{
 	"wait_end_of_query": true, "stacktrace": true,
 }
 
-// credentialParams are the agent's credentials in the URL: removed before
-// anything is recorded or forwarded.
-var credentialParams = []string{"user", "password"}
+// isCredentialParam reports whether a URL parameter is one of the agent's
+// credentials (user, password; ClickHouse reads parameter names in any
+// case): removed before anything is recorded or forwarded.
+func isCredentialParam(name string) bool {
+	return strings.EqualFold(name, "user") || strings.EqualFold(name, "password")
+}
+
+// dropCredentials removes the credential parameters from params.
+func dropCredentials(params url.Values) (changed bool) {
+	for k := range params {
+		if isCredentialParam(k) {
+			delete(params, k)
+			changed = true
+		}
+	}
+	return changed
+}
+
+// RedactTarget is target without the agent's credential parameters, for
+// the audit record of a request refused before it could be decoded. The
+// query string is split as it is sent, so a malformed one is redacted too.
+func RedactTarget(target string) string {
+	path, query, ok := strings.Cut(target, "?")
+	if !ok {
+		return target
+	}
+	kept := []string{}
+	for _, part := range strings.Split(query, "&") {
+		name, _, _ := strings.Cut(part, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if !isCredentialParam(name) {
+			kept = append(kept, part)
+		}
+	}
+	return path + "?" + strings.Join(kept, "&")
+}
 
 // Decode checks in and turns it into the facts hooks see. A query that
 // cannot be parsed, or that ClickHouse could read differently from the
@@ -57,18 +92,23 @@ func Decode(in *Input) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkEncoding(in.Header, params); err != nil {
+	header := httprelay.ForwardedHeaders(in.Header)
+	if err := checkEncoding(header, params); err != nil {
 		return nil, err
 	}
-	if httprelay.IsUpgrade(in.Header) {
-		return nil, httprelay.Refuse("upgrade to %q: ClickHouse's HTTP interface has no upgrades", in.Header.Get("Upgrade"))
+	if err := checkHeaderParams(header, params); err != nil {
+		return nil, err
 	}
-	for _, k := range credentialParams {
-		params.Del(k)
+	if httprelay.IsUpgrade(header) {
+		return nil, httprelay.Refuse("upgrade to %q: ClickHouse's HTTP interface has no upgrades", header.Get("Upgrade"))
 	}
-	q := &Query{Method: in.Method, Params: params, Header: decodedHeaders(in.Header),
+	dropCredentials(params)
+	q := &Query{Method: in.Method, Params: params, Header: decodedHeaders(header),
 		Settings: map[string]string{}, QueryParams: map[string]string{}}
 	if err := q.split(params.Get("query"), in.Body, in.BodyTruncated); err != nil {
+		return nil, err
+	}
+	if err := checkTokens(cmp.Or(q.valuesSQL, q.head)); err != nil {
 		return nil, err
 	}
 	a, err := analyze(q.head)
@@ -83,7 +123,10 @@ func Decode(in *Input) (*Query, error) {
 	if len(a.statements) == 0 {
 		return nil, httprelay.Refuse("empty query")
 	}
-	q.facts(a, params, in.Header)
+	q.facts(a, params, header)
+	if d, ok := q.Settings["dialect"]; ok && !strings.EqualFold(d, "clickhouse") {
+		return nil, httprelay.Refuse("dialect %q: only ClickHouse SQL is parsed", d)
+	}
 	return q, nil
 }
 
@@ -96,8 +139,26 @@ func checkEncoding(h http.Header, params url.Values) error {
 	if v := params.Get("decompress"); v != "" && v != "0" {
 		return httprelay.Refuse("compressed request bodies (decompress=%s) are not supported", v)
 	}
-	if mt, _, _ := mime.ParseMediaType(h.Get("Content-Type")); strings.HasPrefix(mt, "multipart/") {
+	// ClickHouse tests the raw value's prefix: a Content-Type that a MIME
+	// parser rejects (a repeated boundary, say) is still multipart to it.
+	if ct := strings.ToLower(strings.TrimSpace(h.Get("Content-Type"))); strings.HasPrefix(ct, "multipart/") {
 		return httprelay.Refuse("external data (multipart bodies) is not supported")
+	}
+	return nil
+}
+
+// headerParams are the URL parameters that a header may also give. Newer
+// ClickHouse takes the header, older versions (18.16) the parameter.
+var headerParams = map[string]string{"database": "X-Clickhouse-Database", "default_format": "X-Clickhouse-Format"}
+
+// checkHeaderParams refuses a request that gives one of headerParams both
+// ways with different values: which one counts depends on the server's
+// version.
+func checkHeaderParams(h http.Header, params url.Values) error {
+	for param, header := range headerParams {
+		if v, hv := params.Get(param), h.Get(header); v != "" && hv != "" && v != hv {
+			return httprelay.Refuse("%s %q and %s %q disagree (ClickHouse versions differ on which counts)", param, v, header, hv)
+		}
 	}
 	return nil
 }

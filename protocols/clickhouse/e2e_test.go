@@ -25,6 +25,8 @@ def check(q):
         return deny("one statement per query")
     if q.writes:
         return deny("read-only: no " + ", ".join(q.verbs))
+    if [t for t in q.tables if t.split(".")[-1] == "secrets"]:
+        return deny("the secrets table is off limits")
     for f in q.functions:
         if f in OUTSIDE:
             return deny("table function " + f + " reaches outside the database")

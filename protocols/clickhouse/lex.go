@@ -1,6 +1,10 @@
 package clickhouse
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/wardproject/ward/protocols/httprelay"
+)
 
 // token is one lexical token of ClickHouse SQL, as far as splitting an
 // INSERT from its data needs: words (keywords and bare identifiers),
@@ -12,9 +16,19 @@ type token struct {
 
 // lexer tokenizes like ClickHouse's own lexer: whitespace, -- and /* */
 // comments are skipped; strings take backslash escapes and doubled quotes.
+// It notes the first construct that the SQL parser tokenizes differently
+// from ClickHouse (see checkTokens).
 type lexer struct {
-	s   string
-	pos int
+	s         string
+	pos       int
+	ambiguity string
+}
+
+// note records the first ambiguity met.
+func (l *lexer) note(why string) {
+	if l.ambiguity == "" {
+		l.ambiguity = why
+	}
 }
 
 // next returns the next token; ok is false at the end of input or on an
@@ -27,11 +41,14 @@ func (l *lexer) next() (t token, ok bool) {
 	switch {
 	case c == '\'' || c == '"' || c == '`':
 		if !l.quoted(c) {
+			l.pos = start
 			return token{}, false
 		}
 		kind := byte('q')
 		if c == '\'' {
 			kind = 's'
+		} else if body := l.s[start+1 : l.pos-1]; strings.ContainsRune(body, '\\') || strings.Contains(body, string([]byte{c, c})) {
+			l.note("a quoted identifier with a backslash or a doubled quote")
 		}
 		return token{kind: kind, start: start, end: l.pos}, true
 	case isWordByte(c):
@@ -44,6 +61,9 @@ func (l *lexer) next() (t token, ok bool) {
 			l.pos++
 		}
 		return token{kind: 'n', start: start, end: l.pos}, true
+	}
+	if c == '$' {
+		l.note("'$' outside a string (newer ClickHouse reads $tag$ … $tag$ as a string)")
 	}
 	l.pos++
 	return token{kind: 'p', start: start, end: l.pos}, true
@@ -58,14 +78,19 @@ func (l *lexer) skip() bool {
 		case strings.HasPrefix(l.s[l.pos:], "--"):
 			i := strings.IndexByte(l.s[l.pos:], '\n')
 			if i < 0 {
-				l.pos = len(l.s)
-				return true
+				i = len(l.s) - l.pos
 			}
-			l.pos += i + 1
+			if strings.ContainsRune(strings.TrimSuffix(l.s[l.pos:l.pos+i], "\r"), '\r') {
+				l.note("a carriage return inside a -- comment")
+			}
+			l.pos = min(l.pos+i+1, len(l.s))
 		case strings.HasPrefix(l.s[l.pos:], "/*"):
 			i := strings.Index(l.s[l.pos+2:], "*/")
 			if i < 0 {
 				return false
+			}
+			if strings.Contains(l.s[l.pos+2:l.pos+2+i], "/*") {
+				l.note("a nested /* comment")
 			}
 			l.pos += i + 4
 		default:
@@ -73,6 +98,55 @@ func (l *lexer) skip() bool {
 		}
 	}
 	return true
+}
+
+// maxNesting is the deepest bracket nesting the parser is given: it
+// recurses per level, and a stack overflow would end the gateway.
+// ClickHouse's own max_parser_depth defaults to 1000.
+const maxNesting = 1000
+
+// checkTokens refuses SQL that the SQL parser and ClickHouse could
+// tokenize differently, so that the statements the parser analyses are the
+// ones ClickHouse runs:
+//
+//   - a back- or double-quoted identifier with a backslash or a doubled
+//     quote: ClickHouse reads escapes there, the parser ends the identifier
+//     at the next quote (and may then read the rest as a string);
+//   - a carriage return inside a -- comment other than at its end:
+//     ClickHouse ends the comment at a newline only, the parser at '\r';
+//   - a block comment holding "/*": newer ClickHouse nests comments, the
+//     parser (and older ClickHouse) end them at the first "*/";
+//   - '$' outside strings: newer ClickHouse reads $tag$ … $tag$ as a
+//     string, the parser as identifiers;
+//   - an unterminated comment, string or quoted identifier;
+//   - brackets nested deeper than maxNesting.
+func checkTokens(sql string) error {
+	l := &lexer{s: sql}
+	depth := 0
+	for {
+		t, ok := l.next()
+		if !ok {
+			break
+		}
+		if t.kind != 'p' {
+			continue
+		}
+		switch sql[t.start] {
+		case '(', '[', '{':
+			if depth++; depth > maxNesting {
+				return httprelay.Refuse("the query is nested deeper than %d brackets", maxNesting)
+			}
+		case ')', ']', '}':
+			depth--
+		}
+	}
+	switch {
+	case l.ambiguity != "":
+		return httprelay.Refuse("ambiguous query: %s is read differently by ClickHouse versions and the SQL parser", l.ambiguity)
+	case l.pos < len(sql):
+		return httprelay.Refuse("cannot tokenize the query")
+	}
+	return nil
 }
 
 // quoted passes a quoted string or identifier opened by q.

@@ -1,7 +1,6 @@
 package clickhouse
 
 import (
-	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
@@ -45,7 +44,7 @@ func (protocol) Decode(ep *policy.Endpoint, in *httprelay.Request) (action.Facts
 }
 
 func (protocol) Exchange(snap *proxy.Snapshot, ep *policy.Endpoint, _ *http.Request) (*httprelay.Exchange, error) {
-	ups, err := upstreamsOf(snap)
+	ups, err := httprelay.UpstreamsOf(snap, Protocol, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -80,18 +79,12 @@ func stripCredentials(out *http.Request) {
 	for _, h := range []string{"Authorization", "Proxy-Authorization", "X-Clickhouse-User", "X-Clickhouse-Key"} {
 		out.Header.Del(h)
 	}
-	q := out.URL.Query()
-	changed := false
-	for _, k := range credentialParams {
-		if q.Has(k) {
-			q.Del(k)
-			changed = true
-		}
-	}
-	if changed {
+	if q := out.URL.Query(); dropCredentials(q) {
 		out.URL.RawQuery = q.Encode()
 	}
 }
+
+func (protocol) RedactTarget(target string) string { return RedactTarget(target) }
 
 func (protocol) WriteError(w http.ResponseWriter, e httprelay.Error) {
 	WriteException(w, e)
@@ -119,46 +112,11 @@ func WriteException(w http.ResponseWriter, e httprelay.Error) {
 	_, _ = fmt.Fprintf(w, "Code: %d. DB::Exception: %s. (%s)\n", code, msg, name)
 }
 
-// upstreams is the per-snapshot state: one transport per endpoint name.
-type upstreams map[string]*httprelay.Transport
-
-// Close drops the idle upstream connections of a retired snapshot.
-func (u upstreams) Close() error {
-	for _, t := range u {
-		t.CloseIdleConnections()
-	}
-	return nil
-}
-
 // Prepare builds the upstream transports of snap's clickhouse endpoints,
 // so that a bad CA fails the start or the reload rather than a request.
 func Prepare(snap *proxy.Snapshot) error {
-	_, err := upstreamsOf(snap)
+	_, err := httprelay.UpstreamsOf(snap, Protocol, nil)
 	return err
 }
 
-func upstreamsOf(snap *proxy.Snapshot) (upstreams, error) {
-	v, err := snap.State(Protocol, func() (any, error) { return buildUpstreams(snap) })
-	if err != nil {
-		return nil, err
-	}
-	return v.(upstreams), nil
-}
-
-func buildUpstreams(snap *proxy.Snapshot) (upstreams, error) {
-	u := upstreams{}
-	for _, ep := range snap.Policy.Endpoints {
-		if ep.Protocol != Protocol {
-			continue
-		}
-		var cfg httprelay.TLS
-		if ep.CA != nil {
-			cfg.Roots = x509.NewCertPool()
-			if !cfg.Roots.AppendCertsFromPEM(snap.Secret(ep.CA)) {
-				return nil, fmt.Errorf("endpoint %s: ca %s holds no PEM certificate", ep.Name, ep.CA)
-			}
-		}
-		u[ep.Name] = httprelay.NewTransport(cfg)
-	}
-	return u, nil
-}
+var _ httprelay.TargetRedactor = protocol{}

@@ -16,6 +16,7 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/wardproject/ward/builtins"
+	"github.com/wardproject/ward/protocols/httprelay"
 	"github.com/wardproject/ward/starlark/policy"
 )
 
@@ -36,7 +37,7 @@ func readInput(t testing.TB, raw string, ep *policy.Endpoint) (*Input, error) {
 	}
 	in := &Input{Method: r.Method, Scheme: "https", Host: "api.example.com", Port: 443,
 		Target: r.RequestURI, HostHeader: r.Host, Header: r.Header}
-	prefix, err := readPrefix(r.Body, ep.BodyLimit)
+	prefix, err := httprelay.ReadPrefix(r.Body, ep.BodyLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +106,7 @@ func TestHostPatternsAndRouting(t *testing.T) {
 	for _, spec := range []struct{ name, host string }{
 		{"exact", "api.example.com"}, {"port", "api.example.com:8443"},
 		{"wild", "*.example.com"}, {"deeper", "*.eu.example.com"}, {"plain", "http://svc.internal:8080"}, {"ip", "127.0.0.1:9443"},
+		{"v6", "[0:0::1]:9443"}, {"mapped", "[::ffff:10.0.0.1]"},
 	} {
 		hp, err := policy.ParseHostPattern(spec.host)
 		if err != nil {
@@ -128,6 +130,9 @@ func TestHostPatternsAndRouting(t *testing.T) {
 		{"https", "svc.internal", 8080, ""},
 		{"https", "127.0.0.1", 9443, "ip"},
 		{"https", "evilexample.com", 443, ""},
+		{"https", policy.CanonicalHost("0:0:0:0:0:0:0:1"), 9443, "v6"},
+		{"https", policy.CanonicalHost("::FFFF:10.0.0.1"), 443, "mapped"},
+		{"https", policy.CanonicalHost("10.0.0.1"), 443, "mapped"},
 	}
 	for _, tt := range tests {
 		got := ""

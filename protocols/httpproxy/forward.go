@@ -1,9 +1,6 @@
 package httpproxy
 
 import (
-	"crypto/x509"
-	"encoding/base64"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,19 +19,6 @@ type forwarder struct {
 	relay *httprelay.Relay
 }
 
-// upstreams is the per-snapshot state: one transport per endpoint.
-type upstreams struct {
-	transports map[*policy.Endpoint]*httprelay.Transport
-}
-
-// Close drops the idle upstream connections of a retired snapshot.
-func (u *upstreams) Close() error {
-	for _, t := range u.transports {
-		t.CloseIdleConnections()
-	}
-	return nil
-}
-
 func newForwarder(engine *proxy.Engine, logger *slog.Logger) *forwarder {
 	return &forwarder{relay: httprelay.New(engine, logger)}
 }
@@ -43,39 +27,13 @@ func newForwarder(engine *proxy.Engine, logger *slog.Logger) *forwarder {
 // gateway calls it before publishing a snapshot, so that a bad CA fails the
 // start or the reload rather than a request.
 func Prepare(snap *proxy.Snapshot) error {
-	_, err := upstreamsOf(snap)
+	_, err := httprelay.UpstreamsOf(snap, "http", nil)
 	return err
-}
-
-func upstreamsOf(snap *proxy.Snapshot) (*upstreams, error) {
-	v, err := snap.State("http", func() (any, error) { return buildUpstreams(snap) })
-	if err != nil {
-		return nil, err
-	}
-	return v.(*upstreams), nil
-}
-
-func buildUpstreams(snap *proxy.Snapshot) (*upstreams, error) {
-	u := &upstreams{transports: make(map[*policy.Endpoint]*httprelay.Transport)}
-	for _, ep := range snap.Policy.Endpoints {
-		if ep.Protocol != "http" {
-			continue
-		}
-		var roots *x509.CertPool
-		if ep.CA != nil {
-			roots = x509.NewCertPool()
-			if !roots.AppendCertsFromPEM(snap.Secret(ep.CA)) {
-				return nil, fmt.Errorf("endpoint %s: ca %s holds no PEM certificate", ep.Name, ep.CA)
-			}
-		}
-		u.transports[ep] = httprelay.NewTransport(httprelay.TLS{Roots: roots})
-	}
-	return u, nil
 }
 
 // serve forwards r, which the policy allowed, and records the outcome.
 func (f *forwarder) serve(w http.ResponseWriter, r *http.Request, snap *proxy.Snapshot, ep *policy.Endpoint, in *Input, id string) {
-	ups, err := upstreamsOf(snap)
+	ups, err := httprelay.UpstreamsOf(snap, "http", nil)
 	if err != nil {
 		WriteProblem(w, http.StatusBadGateway, Problem{Error: ErrGateway, Reason: err.Error(), ActionID: id})
 		return
@@ -84,7 +42,7 @@ func (f *forwarder) serve(w http.ResponseWriter, r *http.Request, snap *proxy.Sn
 		ID: id, Endpoint: ep.Name,
 		Upstream:  &url.URL{Scheme: in.Scheme, Host: net.JoinHostPort(in.Host, strconv.Itoa(in.Port))},
 		Host:      authority(in.Scheme, in.Host, in.Port),
-		Transport: ups.transports[ep],
+		Transport: ups[ep.Name],
 		Fail: func(w http.ResponseWriter, status int, reason string) {
 			WriteProblem(w, status, Problem{Error: ErrUpstream, Reason: reason, ActionID: id})
 		},
@@ -96,17 +54,8 @@ func (f *forwarder) serve(w http.ResponseWriter, r *http.Request, snap *proxy.Sn
 			f.relay.Refuse(w, ex, http.StatusBadGateway, proxy.CredentialUnavailable(ep.Name).Error())
 			return
 		}
-		ex.Secrets = injectedForms(ep, secret)
+		ex.Secrets = ep.Inject.Forms(secret)
 		ex.Rewrite = func(out *http.Request) { ep.Inject.Apply(out.Header, secret) }
 	}
 	f.relay.Forward(w, r, ex)
-}
-
-// injectedForms are the byte strings that reveal the endpoint's credential.
-func injectedForms(ep *policy.Endpoint, secret []byte) [][]byte {
-	forms := [][]byte{secret}
-	if ep.Inject.Kind == "basic" {
-		forms = append(forms, []byte(base64.StdEncoding.EncodeToString([]byte(ep.Inject.User+":"+string(secret)))))
-	}
-	return forms
 }

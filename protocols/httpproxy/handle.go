@@ -1,16 +1,15 @@
 package httpproxy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/wardproject/ward/protocols/action"
+	"github.com/wardproject/ward/protocols/httprelay"
 	"github.com/wardproject/ward/proxy"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/starlark/policy"
@@ -51,7 +50,7 @@ func (p *Proxy) plain(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, http.StatusBadRequest, Problem{Error: ErrRefused, Reason: strings.Replace(err.Error(), "CONNECT target", "host", 1)})
 		return
 	}
-	agent, err := p.Identify(r)
+	agent, err := p.identify(r)
 	if err != nil {
 		writeUnidentified(w, err)
 		return
@@ -90,7 +89,7 @@ func (p *Proxy) handle(w http.ResponseWriter, r *http.Request, snap *proxy.Snaps
 		r.Header.Del(ep.Inject.Header)
 	}
 	in.Header = r.Header
-	prefix, err := readPrefix(r.Body, ep.BodyLimit)
+	prefix, err := httprelay.ReadPrefix(r.Body, ep.BodyLimit)
 	if err != nil {
 		WriteProblem(w, http.StatusBadRequest, Problem{Error: ErrRefused, Reason: "could not read the request body: " + err.Error()})
 		return
@@ -116,12 +115,7 @@ func (p *Proxy) handle(w http.ResponseWriter, r *http.Request, snap *proxy.Snaps
 		WriteProblem(w, http.StatusForbidden, Problem{Error: ErrDenied, Reason: d.Verdict.Reason, ActionID: act.ID})
 		return
 	}
-	if len(prefix) > 0 {
-		r.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(prefix), r.Body), r.Body}
-	}
+	httprelay.Rejoin(r, prefix)
 	p.forward.serve(w, r, snap, ep, in, act.ID)
 }
 
@@ -138,15 +132,6 @@ func (p *Proxy) refuse(w http.ResponseWriter, act *action.Action, in *Input, err
 		return
 	}
 	WriteProblem(w, http.StatusBadRequest, Problem{Error: ErrRefused, Reason: reason, ActionID: act.ID})
-}
-
-// readPrefix reads up to limit+1 bytes of body, so that the caller can
-// tell whether there is more.
-func readPrefix(body io.Reader, limit int64) ([]byte, error) {
-	if body == nil || body == http.NoBody {
-		return nil, nil
-	}
-	return io.ReadAll(io.LimitReader(body, limit+1))
 }
 
 // originForm strips "scheme://authority" from an absolute-form target.

@@ -91,4 +91,30 @@ func IsUpgrade(h http.Header) bool {
 	return false
 }
 
+// ForwardedHeaders is h without the headers that its Connection header
+// names: the relay drops them before forwarding (they are hop-by-hop), so
+// a decoder must read these, the headers the upstream will get —
+// "Connection: Impersonate-User" must not show a policy an impersonation
+// that never reaches the API server. Connection and Upgrade stay: the relay
+// still reads the upgrade from them. h itself is never modified.
+func ForwardedHeaders(h http.Header) http.Header {
+	var drop []string
+	for _, v := range h["Connection"] {
+		for _, tok := range strings.Split(v, ",") {
+			name := http.CanonicalHeaderKey(strings.TrimSpace(tok))
+			if _, ok := h[name]; ok && name != "Connection" && name != "Upgrade" {
+				drop = append(drop, name)
+			}
+		}
+	}
+	if len(drop) == 0 {
+		return h
+	}
+	out := h.Clone()
+	for _, name := range drop {
+		delete(out, name)
+	}
+	return out
+}
+
 var _ http.RoundTripper = (*Transport)(nil)

@@ -92,10 +92,11 @@ func Decode(in *Input) (*Request, error) {
 	if err := req.streamOptions(query); err != nil {
 		return nil, err
 	}
-	if err := req.headers(in.Header); err != nil {
+	header := httprelay.ForwardedHeaders(in.Header)
+	if err := req.headers(header); err != nil {
 		return nil, err
 	}
-	if err := req.parseBody(in.Header.Get("Content-Type")); err != nil {
+	if err := req.parseBody(header.Get("Content-Type")); err != nil {
 		return nil, err
 	}
 	return req, nil
@@ -234,8 +235,13 @@ func (r *Request) parseBody(contentType string) error {
 	return nil
 }
 
-// bodyFormat names the encoding of a body of the given Content-Type.
+// bodyFormat names the encoding of a body of the given Content-Type. The
+// API server decodes a body without Content-Type as JSON, its first
+// supported media type.
 func bodyFormat(contentType string) string {
+	if contentType == "" {
+		return "json"
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return "other"

@@ -2,7 +2,6 @@ package kubernetes
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -61,7 +60,7 @@ func (protocol) Decode(ep *policy.Endpoint, in *httprelay.Request) (action.Facts
 }
 
 func (protocol) Exchange(snap *proxy.Snapshot, ep *policy.Endpoint, _ *http.Request) (*httprelay.Exchange, error) {
-	ups, err := upstreamsOf(snap)
+	ups, err := httprelay.UpstreamsOf(snap, Protocol, clientCert)
 	if err != nil {
 		return nil, err
 	}
@@ -93,54 +92,23 @@ func (protocol) WriteError(w http.ResponseWriter, e httprelay.Error) {
 	WriteStatus(w, e)
 }
 
-// upstreams is the per-snapshot state: one transport per endpoint name.
-type upstreams map[string]*httprelay.Transport
-
-// Close drops the idle upstream connections of a retired snapshot.
-func (u upstreams) Close() error {
-	for _, t := range u {
-		t.CloseIdleConnections()
-	}
-	return nil
-}
-
 // Prepare builds the upstream transports of snap's kubernetes endpoints,
 // so that a bad CA or client certificate fails the start or the reload
 // rather than a request.
 func Prepare(snap *proxy.Snapshot) error {
-	_, err := upstreamsOf(snap)
+	_, err := httprelay.UpstreamsOf(snap, Protocol, clientCert)
 	return err
 }
 
-func upstreamsOf(snap *proxy.Snapshot) (upstreams, error) {
-	v, err := snap.State(Protocol, func() (any, error) { return buildUpstreams(snap) })
+// clientCert is the endpoint's client_cert credential, if it has one.
+func clientCert(snap *proxy.Snapshot, ep *policy.Endpoint) (*tls.Certificate, error) {
+	cc := ep.Kubernetes.ClientCert
+	if cc == nil {
+		return nil, nil
+	}
+	cert, err := tls.X509KeyPair(snap.Secret(cc.Cert), snap.Secret(cc.Key))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("endpoint %s: %s: %s", ep.Name, cc, strings.TrimPrefix(err.Error(), "tls: "))
 	}
-	return v.(upstreams), nil
-}
-
-func buildUpstreams(snap *proxy.Snapshot) (upstreams, error) {
-	u := upstreams{}
-	for _, ep := range snap.Policy.Endpoints {
-		if ep.Protocol != Protocol {
-			continue
-		}
-		var cfg httprelay.TLS
-		if ep.CA != nil {
-			cfg.Roots = x509.NewCertPool()
-			if !cfg.Roots.AppendCertsFromPEM(snap.Secret(ep.CA)) {
-				return nil, fmt.Errorf("endpoint %s: ca %s holds no PEM certificate", ep.Name, ep.CA)
-			}
-		}
-		if cc := ep.Kubernetes.ClientCert; cc != nil {
-			cert, err := tls.X509KeyPair(snap.Secret(cc.Cert), snap.Secret(cc.Key))
-			if err != nil {
-				return nil, fmt.Errorf("endpoint %s: %s: %s", ep.Name, cc, strings.TrimPrefix(err.Error(), "tls: "))
-			}
-			cfg.Cert = &cert
-		}
-		u[ep.Name] = httprelay.NewTransport(cfg)
-	}
-	return u, nil
+	return &cert, nil
 }

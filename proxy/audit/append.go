@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,23 +10,16 @@ import (
 // one (a record with a large body) is left to the garbage collector.
 const maxPooledBuffer = 256 << 10
 
-// encoder is a reusable buffer and JSON encoder for journal lines.
-type encoder struct {
-	buf   bytes.Buffer
-	enc   *json.Encoder
-	entry Entry
-}
-
-func newEncoder() any {
-	e := &encoder{}
-	e.enc = json.NewEncoder(&e.buf)
-	e.enc.SetEscapeHTML(false)
-	return e
+// newBuffer makes a journal line buffer for the pool.
+func newBuffer() any {
+	b := make([]byte, 0, 4<<10)
+	return &b
 }
 
 // Append writes r to the journal as one line, with one write, and returns
 // once the line is in the file (and fsynced, with SyncAlways). The journal
-// does not modify or keep r.
+// keeps a copy of r until it is loaded; r's JSON fields (Facts, Raw,
+// Details) are shared, so the caller must not modify their bytes.
 //
 // r must have an ID and one of the Verdict* constants as its Verdict.
 func (j *Journal) Append(r *Record) error {
@@ -50,26 +41,23 @@ func (j *Journal) Complete(c Completion) error {
 
 // writeEntry encodes e into a pooled buffer and writes it.
 func (j *Journal) writeEntry(e Entry) error {
-	enc := j.encoders.Get().(*encoder)
-	defer j.putEncoder(enc)
-	enc.buf.Reset()
-	enc.entry = e
-	err := enc.enc.Encode(&enc.entry) // ends the line with '\n'
-	enc.entry = Entry{}
+	bp := j.buffers.Get().(*[]byte)
+	line, err := appendEntry((*bp)[:0], e)
 	if err != nil {
+		j.buffers.Put(bp)
 		return fmt.Errorf("audit: encode journal entry: %w", err)
 	}
-	return j.writeLine(enc.buf.Bytes())
-}
-
-func (j *Journal) putEncoder(enc *encoder) {
-	if enc.buf.Cap() <= maxPooledBuffer {
-		j.encoders.Put(enc)
+	err = j.writeLine(line, e)
+	if cap(line) <= maxPooledBuffer {
+		*bp = line
+		j.buffers.Put(bp)
 	}
+	return err
 }
 
-// writeLine appends one complete line to the newest segment.
-func (j *Journal) writeLine(line []byte) error {
+// writeLine appends one complete line, the encoding of e, to the newest
+// segment, and keeps e for the loader.
+func (j *Journal) writeLine(line []byte, e Entry) error {
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
@@ -97,8 +85,10 @@ func (j *Journal) writeLine(line []byte) error {
 		j.mu.Unlock()
 		return fmt.Errorf("audit: write journal: %w", err)
 	}
+	start := Position{j.seg, j.size}
 	j.size += int64(n)
 	end := Position{j.seg, j.size}
+	j.keepRecent(e, start, end)
 	j.mu.Unlock()
 
 	if j.opts.Sync == SyncAlways {

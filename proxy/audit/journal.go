@@ -67,12 +67,12 @@ func (o Options) withDefaults() (Options, error) {
 // Append and Complete write to the journal; a background goroutine loads
 // what they wrote into the [Store]. All methods are safe for concurrent use.
 type Journal struct {
-	opts     Options
-	store    Store
-	id       string
-	log      *slog.Logger
-	lock     *os.File
-	encoders sync.Pool // of *encoder
+	opts    Options
+	store   Store
+	id      string
+	log     *slog.Logger
+	lock    *os.File
+	buffers sync.Pool // of *[]byte, for encoding lines
 
 	mu      sync.Mutex // guards the fields below
 	f       *os.File   // the newest segment, open for appending
@@ -81,6 +81,10 @@ type Journal struct {
 	durable Position   // everything before it is fsynced
 	closed  bool
 	broken  error // a failed write could not be undone; appends fail
+	// recent holds entries appended and not yet loaded, in journal order,
+	// so that the loader takes them from memory instead of reading and
+	// decoding the file again. Bounded; see keepRecent.
+	recent []recentEntry
 
 	syncMu sync.Mutex // serializes fsyncs so that waiting appenders share one; taken before mu
 
@@ -131,7 +135,7 @@ func Open(opts Options, store Store) (*Journal, error) {
 		done:     make(chan struct{}),
 		progress: make(chan struct{}),
 	}
-	j.encoders.New = newEncoder
+	j.buffers.New = newBuffer
 	if err := j.open(); err != nil {
 		if j.f != nil {
 			j.f.Close()

@@ -62,7 +62,11 @@ func (j *Journal) loadAll() error {
 		if !j.pos.less(end) {
 			return nil
 		}
-		entries, next, err := j.readBatch(end)
+		entries, next := j.takeRecent(j.pos, j.opts.BatchSize)
+		var err error
+		if len(entries) == 0 {
+			entries, next, err = j.readBatch(end)
+		}
 		if err == nil && !j.pos.less(next) {
 			err = fmt.Errorf("no progress reading the journal at %+v", j.pos)
 		}

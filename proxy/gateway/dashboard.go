@@ -14,6 +14,7 @@ import (
 	"go.starlark.net/syntax"
 
 	dashjudge "github.com/wardproject/ward/judges/dashboard"
+	"github.com/wardproject/ward/proxy"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/proxy/dashboard"
 	"github.com/wardproject/ward/starlark/policy"
@@ -24,6 +25,23 @@ type dashboardService struct {
 	srv   *dashboard.Server
 	ln    net.Listener
 	token string // local mode: the secret the printed URL carries
+	// peer identifies tailnet peers; nil in local mode.
+	peer func(net.Conn) (dashboard.Identity, bool)
+}
+
+// tailnetIdentity is who the tailnet says is behind a dashboard
+// connection (WhoIs, done once by the tailnet listener): the owner's login,
+// or the node's tags for a tagged node.
+func tailnetIdentity(c net.Conn) (dashboard.Identity, bool) {
+	a, ok := proxy.PeerAgent(c)
+	if !ok {
+		return dashboard.Identity{}, false
+	}
+	id := dashboard.Identity{Tags: a.Tags, Node: a.Name}
+	if len(a.Tags) == 0 {
+		id.Login = a.User
+	}
+	return id, true
 }
 
 // dashboardPort is the port the dashboard listens on, and whether there
@@ -48,9 +66,12 @@ func (g *Gateway) startDashboard(gw policy.Gateway) error {
 	if _, err := rand.Read(raw); err != nil {
 		return fmt.Errorf("dashboard token: %w", err)
 	}
-	d := &dashboardService{token: base64.RawURLEncoding.EncodeToString(raw)}
+	d := &dashboardService{token: base64.RawURLEncoding.EncodeToString(raw), peer: g.opts.DashboardPeer}
+	if d.peer == nil && g.transport != nil {
+		d.peer = tailnetIdentity
+	}
 	cfg := dashboard.Config{Store: g.store, Approvals: &queueApprovals{store: g.store, queue: g.judges.queue},
-		Status: g.dashboardStatus, Access: g.dashboardAccess, Token: d.token, Peer: g.opts.DashboardPeer,
+		Status: g.dashboardStatus, Access: g.dashboardAccess, Token: d.token, Peer: d.peer,
 		Mask: g.redact.Redact, Logger: g.logger}
 	srv, err := dashboard.New(cfg)
 	if err != nil {
@@ -69,7 +90,7 @@ func (g *Gateway) startDashboard(gw policy.Gateway) error {
 			g.logger.Error("dashboard stopped", "error", err)
 		}
 	}()
-	g.logger.Info("dashboard listening", "addr", d.ln.Addr().String(), "tailnet", cfg.Peer != nil)
+	g.logger.Info("dashboard listening", "addr", d.ln.Addr().String(), "tailnet", d.peer != nil)
 	return nil
 }
 
@@ -83,8 +104,11 @@ func (g *Gateway) DashboardURL() string {
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
+	if g.transport != nil {
+		host = g.transport.Host()
+	}
 	u := "http://" + net.JoinHostPort(host, port) + "/"
-	if g.opts.DashboardPeer == nil {
+	if g.dash.peer == nil {
 		u += "?token=" + g.dash.token
 	}
 	return u

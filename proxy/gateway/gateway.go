@@ -46,6 +46,10 @@ type Options struct {
 	// WatchInterval is how often policy files are checked for changes;
 	// default one second, negative disables watching.
 	WatchInterval time.Duration
+	// DrainTimeout is how long a reload lets requests in flight on an
+	// endpoint it removes (or moves to another port) finish before their
+	// connections are closed; default 5s.
+	DrainTimeout time.Duration
 	// Listen opens the gateway's listeners; default net.Listen. The
 	// tailnet transport replaces it.
 	Listen func(network, addr string) (net.Listener, error)
@@ -54,18 +58,27 @@ type Options struct {
 	// clients).
 	SlackAPIURL     string
 	JudgeHTTPClient *http.Client
+	// JoinTailnet joins the tailnet when the policy declares tailnet() or
+	// Tailnet is set; every listener then lives on the tailnet. The ward
+	// binary sets it (package proxy/tailnet), so that this package does
+	// not link tsnet; nil refuses a policy that declares a tailnet.
+	JoinTailnet func(ctx context.Context, cfg TailnetConfig) (Transport, error)
+	// Tailnet joins with the default tailnet settings when the policy
+	// declares no tailnet() (`ward gateway --tailnet`).
+	Tailnet bool
 	// PostgresIdentify names the agent of a new Postgres connection;
-	// default postgres.LocalIdentity (loopback is the local agent). The
-	// tailnet transport replaces it.
+	// default the gateway's identity seam: the tailnet peer, the declared
+	// agent whose password the connection presents, or (with no agents
+	// declared) loopback as the local agent.
 	PostgresIdentify func(context.Context, postgres.ConnInfo) (action.Agent, error)
 	// DashboardPort overrides gateway(dashboard_port); 0 picks a free
 	// port. Unlike in the policy, where 0 means no dashboard, setting it
 	// always serves one.
 	DashboardPort *int
-	// DashboardPeer identifies the tailnet peer behind a dashboard
-	// connection. The tailnet transport sets it with Listen; then the
-	// dashboard admits only the logins and tags the policy lists, and no
-	// token is printed.
+	// DashboardPeer identifies the peer behind a dashboard connection;
+	// when set, the dashboard admits only the logins and tags the policy
+	// lists, and no token is printed. On a tailnet it defaults to the
+	// tailnet's WhoIs identity; tests set it to stand in for one.
 	DashboardPeer func(net.Conn) (dashboard.Identity, bool)
 }
 
@@ -86,6 +99,8 @@ type Gateway struct {
 	judges   *judgeServices
 	dash     *dashboardService
 	vault    atomic.Pointer[vaultState]
+	// transport is the tailnet, when the gateway joined one.
+	transport Transport
 
 	// listeners holds the endpoints served on ports of their own, by name.
 	// Guarded by reloadMu.
@@ -95,9 +110,9 @@ type Gateway struct {
 	status   ReloadStatus
 
 	stop      chan struct{}
-	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
+	wg        sync.WaitGroup
 }
 
 // ReloadStatus is the outcome of the last reload attempt.
@@ -117,6 +132,9 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 		listen: opts.Listen, listeners: make(map[string]*endpointListener)}
 	if g.listen == nil {
 		g.listen = net.Listen
+	}
+	if g.opts.DrainTimeout <= 0 {
+		g.opts.DrainTimeout = 5 * time.Second
 	}
 	g.logger = slog.New(g.redact)
 	g.sql = sqlfacts.NewAnalyzer(sqlfacts.DefaultCacheEntries, sqlfacts.DefaultCacheBytes)
@@ -138,9 +156,16 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.engine = proxy.NewEngine(g.journal, snap, g.logger)
+	if err := g.joinTailnet(ctx, p, snap); err != nil {
+		g.stopJudges(context.Background())
+		g.dropVault(vs)
+		g.closeState()
+		return nil, err
+	}
 	g.useVault(ctx, vs, p)
 	g.refreshRedaction()
 	if err := g.serveProxy(p.Gateway); err != nil {
+		g.closeTransport()
 		g.closeState()
 		return nil, err
 	}
@@ -156,8 +181,14 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.status = ReloadStatus{At: time.Now(), Hash: p.Hash}
+	g.writeListeners(p.Gateway)
+	where := "local"
+	if g.transport != nil {
+		where = fmt.Sprint(g.transport)
+	}
 	g.logger.Info("gateway started", "policy", p.Path, "hash", short(p.Hash), "mode", p.Gateway.Mode,
-		"proxy", g.proxyLn.Addr().String(), "state_dir", g.stateDir, "endpoints", len(p.Endpoints))
+		"proxy", g.proxyLn.Addr().String(), "on", where, "state_dir", g.stateDir, "endpoints", len(p.Endpoints),
+		"agents", len(p.Agents))
 	if opts.WatchInterval >= 0 {
 		g.wg.Add(1)
 		go g.watch(p)
@@ -233,7 +264,7 @@ func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapsh
 		err = clickhouse.Prepare(snap)
 	}
 	if err == nil {
-		g.redact.SetSecrets(snap.SecretValues())
+		g.redact.AddSecrets(redactions(snap))
 		err = g.snapshotJudges(snap)
 	}
 	if err != nil {
@@ -241,6 +272,18 @@ func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapsh
 		return nil, nil, err
 	}
 	return snap, vs, nil
+}
+
+// redactions are the byte strings of snap that logs must never show: every
+// resolved secret, and the encoded forms of injected ones.
+func redactions(snap *proxy.Snapshot) [][]byte {
+	values := snap.SecretValues()
+	for _, ep := range snap.Policy.Endpoints {
+		if ep.Inject != nil {
+			values = append(values, ep.Inject.Forms(snap.Secret(ep.Inject.Secret))[1:]...)
+		}
+	}
+	return values
 }
 
 // serveProxy opens the proxy port and starts serving it.
@@ -270,6 +313,15 @@ func (g *Gateway) serveProxy(gw policy.Gateway) error {
 // ProxyAddr is the address of the HTTP proxy port.
 func (g *Gateway) ProxyAddr() net.Addr { return g.proxyLn.Addr() }
 
+// ProxyDialAddr is the host:port agents dial for the proxy: on the
+// tailnet, the node's name and the proxy port.
+func (g *Gateway) ProxyDialAddr() string {
+	if g.transport != nil {
+		return net.JoinHostPort(g.transport.Host(), strconv.Itoa(port(g.proxyLn.Addr())))
+	}
+	return g.proxyLn.Addr().String()
+}
+
 // Engine is the gateway's decision engine.
 func (g *Gateway) Engine() *proxy.Engine { return g.engine }
 
@@ -282,7 +334,7 @@ func (g *Gateway) Status() ReloadStatus {
 
 // Close denies the approvals still waiting, stops the listeners, waits up
 // to ctx for requests in flight, revokes Vault leases, and flushes the
-// audit journal into the store. Calling it again returns the first
+// audit journal into the store. Later calls return the first call's
 // result.
 func (g *Gateway) Close(ctx context.Context) error {
 	g.closeOnce.Do(func() {
@@ -291,10 +343,22 @@ func (g *Gateway) Close(ctx context.Context) error {
 		jerr := errors.Join(derr, g.stopJudges(ctx))
 		err := errors.Join(jerr, g.http.Shutdown(ctx), g.closeListeners(ctx))
 		g.wg.Wait()
-		g.closeErr = errors.Join(err, g.closeVault(ctx), g.closeState())
+		_ = os.Remove(filepath.Join(g.stateDir, ListenersFile))
+		g.closeErr = errors.Join(err, g.closeVault(ctx), g.closeTransport(), g.closeState())
 	})
 	return g.closeErr
 }
+
+// closeTransport leaves the tailnet, if the gateway joined one.
+func (g *Gateway) closeTransport() error {
+	if g.transport == nil {
+		return nil
+	}
+	return g.transport.Close()
+}
+
+// Transport is the tailnet the gateway joined, or nil.
+func (g *Gateway) Transport() Transport { return g.transport }
 
 func (g *Gateway) closeState() error {
 	var errs []error

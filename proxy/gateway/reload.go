@@ -40,27 +40,35 @@ func (g *Gateway) reload(ctx context.Context) error {
 	if err := restartOnly(old.Policy.Gateway, p.Gateway); err != nil {
 		return err
 	}
+	if !sameTailnet(old.Policy.Tailnet, p.Tailnet) {
+		return errors.New("tailnet() changed: restart the gateway to apply")
+	}
 	if err := g.runTests(ctx, p); err != nil {
 		return err
 	}
 	snap, vs, err := g.snapshot(ctx, p)
 	if err != nil {
-		g.refreshRedaction()
 		return err
 	}
 	added, removed, err := g.plan(p)
 	if err != nil {
 		g.dropVault(vs)
-		g.refreshRedaction()
 		return err
 	}
 	g.engine.Publish(snap)
 	g.useVault(ctx, vs, p)
 	g.refreshRedaction()
-	if err := g.commit(ctx, added, removed); err != nil {
-		g.logger.Warn("stopping an endpoint's listener failed", "error", err)
+	// Requests in flight on a removed endpoint get a grace period, not
+	// the caller's context: a watch or a long query must not hold the
+	// reload lock (and every later reload and the shutdown) indefinitely.
+	drain, cancel := context.WithTimeout(context.Background(), g.opts.DrainTimeout)
+	err = g.commit(drain, added, removed)
+	cancel()
+	if err != nil {
+		g.logger.Warn("endpoint listeners stopped with requests still in flight; their connections were closed", "error", err)
 	}
 	old.Close()
+	g.writeListeners(p.Gateway)
 	g.logger.Info("policy reloaded", "hash", short(p.Hash), "endpoints", len(p.Endpoints), "mode", p.Gateway.Mode)
 	return nil
 }

@@ -130,14 +130,15 @@ func (g *Gateway) closeVault(ctx context.Context) error {
 	return nil
 }
 
-// refreshRedaction teaches the log redaction every secret value held now.
+// refreshRedaction teaches the log redaction every secret value held now
+// (values rotated by Vault included; none is ever forgotten).
 func (g *Gateway) refreshRedaction() {
 	var values [][]byte
 	if g.engine != nil {
-		values = g.engine.Snapshot().SecretValues()
+		values = redactions(g.engine.Snapshot())
 	}
 	if vs := g.vault.Load(); vs != nil {
 		values = append(values, vs.client.Values()...)
 	}
-	g.redact.SetSecrets(values)
+	g.redact.AddSecrets(values)
 }

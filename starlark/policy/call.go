@@ -33,8 +33,7 @@ type Result struct {
 func (p *Policy) Call(ctx context.Context, hook starlark.Callable, act *action.Action) Result {
 	thread := &starlark.Thread{Name: act.ID}
 	thread.SetMaxExecutionSteps(p.Gateway.HookSteps)
-	logger := p.logger.With("action", act.ID, "endpoint", act.Endpoint)
-	builtins.SetLogger(thread, logger)
+	builtins.SetLogger(thread, p.logger, "action", act.ID, "endpoint", act.Endpoint)
 	builtins.SetContext(thread, ctx)
 	b := startBudget(thread, p.Gateway.HookTimeout)
 	builtins.SetBudget(thread, b)
@@ -59,6 +58,7 @@ func (p *Policy) Call(ctx context.Context, hook starlark.Callable, act *action.A
 	}
 	r.Err = describe(err)
 	r.Verdict = action.Verdict{Reason: action.PolicyError, DecidedBy: "error", JudgeLatency: judged}
+	logger := p.logger.With("action", act.ID, "endpoint", act.Endpoint)
 	if ctx.Err() != nil {
 		r.Verdict.Reason = "cancelled: the agent went away"
 		logger.Info("hook cancelled; the agent went away", "hook", hookName(hook))

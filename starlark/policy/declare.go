@@ -29,6 +29,8 @@ func (d *declarations) builtins() starlark.StringDict {
 		"gateway":  starlark.NewBuiltin("gateway", d.gateway),
 		"http":     starlark.NewBuiltin("http", d.http),
 		"postgres": starlark.NewBuiltin("postgres", d.postgres),
+		"tailnet":  starlark.NewBuiltin("tailnet", d.tailnet),
+		"agent":    starlark.NewBuiltin("agent", d.agent),
 
 		"kubernetes":  starlark.NewBuiltin("kubernetes", d.kubernetes),
 		"clickhouse":  starlark.NewBuiltin("clickhouse", d.clickhouse),

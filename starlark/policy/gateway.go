@@ -60,7 +60,10 @@ func (g Gateway) Observe() bool { return g.Mode == "observe" }
 //	            unknown_hosts = "deny", dashboard_port = 0, dashboard_viewers = [],
 //	            callback_port = 0, callback_url = "",
 //	            hook_steps = 1000000, hook_timeout = "1s"):
-func (d *declarations) gateway(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (d *declarations) gateway(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if _, err := builtins.Declaring(thread, b); err != nil {
+		return nil, err // a hook must not change the running gateway's settings
+	}
 	g := &d.policy.Gateway
 	if g.declared {
 		return nil, fmt.Errorf("%s: called twice; declare the gateway once", b.Name())

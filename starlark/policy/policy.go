@@ -29,6 +29,10 @@ type Policy struct {
 	Hash      string   // sha256 over the files' paths and contents
 	Gateway   Gateway
 	Endpoints []*Endpoint
+	// Tailnet is set when the policy calls tailnet(...).
+	Tailnet *Tailnet
+	// Agents are the local agent credentials agent(...) declares.
+	Agents []*Agent
 	// Secrets lists every secret handle created while loading, in order.
 	// The gateway resolves them all at start; tests never do.
 	Secrets []*builtins.Secret
