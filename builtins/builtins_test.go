@@ -13,10 +13,23 @@ import (
 	"go.starlark.net/syntax"
 )
 
-// registry collects secrets like a loading policy does.
-type registry struct{ secrets []*Secret }
+// registry collects secrets, judges and vault.config like a loading
+// policy does.
+type registry struct {
+	secrets []*Secret
+	judges  []*Judge
+	vault   *VaultConfig
+}
 
 func (r *registry) AddSecret(s *Secret) { r.secrets = append(r.secrets, s) }
+func (r *registry) AddJudge(j *Judge)   { r.judges = append(r.judges, j) }
+func (r *registry) SetVault(c *VaultConfig) error {
+	if r.vault != nil {
+		return errors.New("called twice; configure Vault once")
+	}
+	r.vault = c
+	return nil
+}
 
 // TestStarlark runs testdata/*.star with the assert module and Universe.
 func TestStarlark(t *testing.T) {

@@ -95,6 +95,17 @@ func (i *Injection) Value(secret []byte) string {
 	return string(secret)
 }
 
+// Forms returns the byte strings that reveal the credential: the secret
+// itself and, for basic, its base64 encoding with the user. Responses and
+// logs are scrubbed of every one.
+func (i *Injection) Forms(secret []byte) [][]byte {
+	forms := [][]byte{secret}
+	if i.Kind == "basic" {
+		forms = append(forms, []byte(base64.StdEncoding.EncodeToString([]byte(i.User+":"+string(secret)))))
+	}
+	return forms
+}
+
 // Apply sets the credential on h, replacing anything already there.
 func (i *Injection) Apply(h http.Header, secret []byte) {
 	h[i.Header] = []string{i.Value(secret)}

@@ -14,6 +14,10 @@ const registryKey = "ward.registry"
 // endpoints, secrets or judges per request).
 type Registry interface {
 	AddSecret(*Secret)
+	// AddJudge records a judge (llm.judge, slack.approver, …).
+	AddJudge(*Judge)
+	// SetVault records vault.config; it fails when called twice.
+	SetVault(*VaultConfig) error
 }
 
 // SetRegistry marks thread as loading a policy that collects into r.

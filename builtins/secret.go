@@ -92,6 +92,10 @@ type Resolver struct {
 	ReadFile  func(string) ([]byte, error)
 	// Vault resolves "vault" secrets; nil means no vault is configured.
 	Vault func(ctx context.Context, ref string) ([]byte, error)
+	// VaultCurrent, when set, gives a "vault" secret's current value after
+	// it was resolved (refreshed, renewed), and an error once its lease
+	// has ended; without it the value resolved at start is kept.
+	VaultCurrent func(ref string) ([]byte, error)
 }
 
 // Resolve returns the secret's value. Errors name the handle, never a value.

@@ -28,15 +28,20 @@ func Context(thread *starlark.Thread) context.Context {
 // loader; test helpers by `ward test`.
 func Universe() starlark.StringDict {
 	return starlark.StringDict{
-		"allow":   Allow,
-		"deny":    Deny,
-		"bearer":  Bearer,
-		"basic":   Basic,
-		"header":  Header,
-		"secrets": Secrets,
-		"log":     Log,
-		"json":    json.Module,
-		"time":    time.Module,
-		"re":      NewRe(),
+		"allow":     Allow,
+		"deny":      Deny,
+		"bearer":    Bearer,
+		"basic":     Basic,
+		"header":    Header,
+		"secrets":   Secrets,
+		"log":       Log,
+		"json":      json.Module,
+		"time":      time.Module,
+		"re":        NewRe(),
+		"llm":       LLM,
+		"slack":     Slack,
+		"webhook":   Webhook,
+		"vault":     Vault,
+		"dashboard": Dashboard,
 	}
 }

@@ -51,12 +51,18 @@ func deny(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs [
 	return NewVerdict(action.Deny(reason)), nil
 }
 
-// String returns a Starlark-like rendering, e.g. deny("no writes").
+// String returns a Starlark-like rendering, e.g. deny("no writes"), with
+// the decider when it is not the policy: allow("ok", decided_by =
+// "slack:U123").
 func (v *Verdict) String() string {
+	name := "deny"
 	if v.V.Allowed {
-		return fmt.Sprintf("allow(%q)", v.V.Reason)
+		name = "allow"
 	}
-	return fmt.Sprintf("deny(%q)", v.V.Reason)
+	if v.V.DecidedBy != "" && v.V.DecidedBy != "policy" {
+		return fmt.Sprintf("%s(%q, decided_by = %q)", name, v.V.Reason, v.V.DecidedBy)
+	}
+	return fmt.Sprintf("%s(%q)", name, v.V.Reason)
 }
 
 // Type is "verdict".

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wardproject/ward/builtins"
 	"github.com/wardproject/ward/protocols/action"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/starlark/policy"
@@ -61,6 +62,9 @@ func (e *Engine) Decide(ctx context.Context, snap *Snapshot, ep *policy.Endpoint
 	fn, ok := ep.Hooks[hook]
 	var res policy.Result
 	if ok && fn != nil {
+		if snap.Judges != nil {
+			ctx = builtins.WithAsker(ctx, snap.Judges)
+		}
 		res = snap.Policy.Call(ctx, fn, act)
 	} else {
 		res.Verdict = action.Verdict{Reason: "endpoint " + ep.Name + " has no " + hook + " hook", DecidedBy: "error"}
@@ -78,6 +82,21 @@ func (e *Engine) Decide(ctx context.Context, snap *Snapshot, ep *policy.Endpoint
 	}
 	rec.PolicyMicros = res.Elapsed.Microseconds()
 	rec.JudgeMicros = res.Judged.Microseconds()
+	if len(res.Judges) > 0 {
+		d := map[string]any{"judges": res.Judges}
+		if h := builtins.HoldOf(ctx); h != nil {
+			// How long the connection (a database session inside a
+			// transaction) was held waiting for judges.
+			d["hold"] = map[string]any{"connection": h.Connection, "max_us": h.Max.Microseconds(),
+				"held_us": h.Used().Microseconds(), "connection_held_us": (h.Before + h.Used()).Microseconds()}
+		}
+		details, err := json.Marshal(d)
+		if err != nil {
+			e.logger.Error("encode judge details", "action", act.ID, "error", err)
+		} else {
+			rec.Details = details
+		}
+	}
 	if err := e.journal.Append(rec); err != nil {
 		e.logger.Error("audit journal write failed; action denied", "action", act.ID, "error", err)
 		return Decision{}, fmt.Errorf("audit log unavailable")

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 )
@@ -19,8 +20,8 @@ type RedactingHandler struct {
 	secrets *atomic.Pointer[[]string]
 }
 
-// NewRedactingHandler wraps next. Call SetSecrets whenever the set of
-// resolved secrets changes.
+// NewRedactingHandler wraps next. Call SetSecrets or AddSecrets whenever
+// the set of resolved secrets changes.
 func NewRedactingHandler(next slog.Handler) *RedactingHandler {
 	return &RedactingHandler{next: next, secrets: new(atomic.Pointer[[]string])}
 }
@@ -35,6 +36,31 @@ func (h *RedactingHandler) SetSecrets(values [][]byte) {
 		}
 	}
 	h.secrets.Store(&ss)
+}
+
+// Redact replaces every secret value in s, as log lines get it.
+func (h *RedactingHandler) Redact(s string) string { return h.redact(s) }
+
+// AddSecrets adds values to those redacted, keeping the ones already
+// there: after a reload, requests that started on the old policy still
+// carry its secrets, and Vault may rotate a value at any time. It is safe
+// for concurrent use (the gateway's reloads and Vault refreshes).
+func (h *RedactingHandler) AddSecrets(values [][]byte) {
+	for {
+		old := h.secrets.Load()
+		var ss []string
+		if old != nil {
+			ss = slices.Clone(*old)
+		}
+		for _, v := range values {
+			if len(v) >= 4 && !slices.Contains(ss, string(v)) {
+				ss = append(ss, string(v))
+			}
+		}
+		if h.secrets.CompareAndSwap(old, &ss) {
+			return
+		}
+	}
 }
 
 func (h *RedactingHandler) redact(s string) string {

@@ -29,6 +29,20 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "gateway: mode=%s bind=%s proxy_port=%d state_dir=%s audit=%s unknown_hosts=%s\n",
 		gw.Mode, gw.Bind, gw.ProxyPort, gw.StateDir, gw.Audit, gw.UnknownHosts)
+	if gw.DashboardPort > 0 {
+		fmt.Fprintf(stdout, "dashboard: port %d", gw.DashboardPort)
+		if len(gw.DashboardViewers) > 0 {
+			fmt.Fprintf(stdout, ", viewers %s", strings.Join(gw.DashboardViewers, ", "))
+		}
+		fmt.Fprintln(stdout)
+	}
+	if t := p.Tailnet; t != nil {
+		fmt.Fprintf(stdout, "tailnet: hostname=%s tags=%s ephemeral=%v log_upload=%v capability=%s declared at %s (listeners on the tailnet, not on bind)\n",
+			t.Hostname, strings.Join(t.Tags, ","), t.Ephemeral, t.LogUpload, t.Capability, t.Pos)
+	}
+	for _, a := range p.Agents {
+		fmt.Fprintf(stdout, "agent %s (password %s) declared at %s\n", a.Name, a.Password, a.Pos)
+	}
 	for _, ep := range p.Endpoints {
 		fmt.Fprintf(stdout, "endpoint %s (%s) declared at %s\n", ep.Name, ep.Protocol, ep.Pos)
 		if len(ep.Hosts) > 0 {
@@ -62,6 +76,12 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		for _, name := range names {
 			fmt.Fprintf(stdout, "  %s: %s\n", name, describeHook(ep.Hooks[name]))
 		}
+	}
+	for _, j := range p.Judges {
+		fmt.Fprintf(stdout, "judge %s declared at %s (timeout %s)\n", j.Name, j.Pos, j.Timeout)
+	}
+	if p.Vault != nil {
+		fmt.Fprintf(stdout, "vault: %s\n", p.Vault.Address)
 	}
 	if len(p.Secrets) > 0 {
 		fmt.Fprintf(stdout, "secrets (resolved when the gateway starts):\n")

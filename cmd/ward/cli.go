@@ -19,12 +19,16 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"gateway", "[--config ward.star] [--state-dir DIR] [--bind ADDR] [--proxy-port N]", "serve the policy", runGateway},
+		{"gateway", "[--config ward.star] [--state-dir DIR] [--bind ADDR] [--proxy-port N] [--dashboard-port N]", "serve the policy", runGateway},
 		{"test", "[--config ward.star] [-v] [PATH...]", "run *_test.star files and *.fixture.json fixtures", runTest},
 		{"check", "[--config ward.star]", "load and validate a policy; list its endpoints and hooks", runCheck},
 		{"ca", "[--state-dir DIR]", "print the gateway CA certificate (PEM)", runCA},
 		{"log", "[--state-dir DIR] [--follow] [--verdict V] [--json]", "read the audit log", runLog},
 		{"fixture", "[--state-dir DIR] ACTION_ID", "export an audited action as a test fixture", runFixture},
+		{"approvals", "[--state-dir DIR] [--all] [--json]", "list approvals waiting for a decision", runApprovals},
+		{"approve", "[--state-dir DIR] [--reason TEXT] APPROVAL_ID", "approve a pending approval", runApprove},
+		{"deny", "[--state-dir DIR] [--reason TEXT] APPROVAL_ID", "deny a pending approval", runDeny},
+		{"run", runUsage, "run one agent with its environment pointed at the gateway", runRun},
 		{"kubeconfig", kubeconfigUsage, "write an agent's kubeconfig for a kubernetes endpoint (no credential in it)", runKubeconfig},
 	}
 }
@@ -86,4 +90,23 @@ func fail(stderr io.Writer, cmd string, err error) int {
 	}
 	fmt.Fprintf(stderr, "ward %s: %s", cmd, msg)
 	return 1
+}
+
+// parseInterspersed is parse for commands whose arguments are all paths:
+// flags may follow them (ward test ./policies -v), until a "--", after
+// which everything is a path.
+func parseInterspersed(fs *flag.FlagSet, args []string) (paths []string, code int) {
+	for {
+		if code := parse(fs, args); code >= 0 {
+			return nil, code
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return paths, -1
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(paths, rest...), -1
+		}
+		paths, args = append(paths, rest[0]), rest[1:]
+	}
 }

@@ -15,6 +15,12 @@ func TestQuickstartPolicyTests(t *testing.T) {
 		t.Fatalf("ward test examples/quickstart: exit %d\n%s%s", code, out, stderr)
 	}
 
+	// Flags after the paths, as with go test ./... -v.
+	out, stderr, code = ward(t, nil, "test", "../../examples/quickstart", "-v")
+	if code != 0 || !strings.Contains(out, "--- PASS: ") {
+		t.Fatalf("ward test examples/quickstart -v: exit %d\n%s%s", code, out, stderr)
+	}
+
 	dir := t.TempDir()
 	for _, name := range []string{"ward.star", "ward_test.star", "fixtures/delete-repo.fixture.json"} {
 		data, err := os.ReadFile(filepath.Join("../../examples/quickstart", name))

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/binary"
+	"encoding/json"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -19,10 +20,19 @@ import (
 // Agent is who sent an action: a tailnet node, a local agent credential, or
 // the fixed local identity when the policy declares none.
 type Agent struct {
-	Name string   `json:"name"`
+	// Name is the tailnet node's name (the first label of its MagicDNS
+	// name), the declared agent's name, or "local".
+	Name string `json:"name"`
+	// User is the node owner's login name; for a tagged node, its tags
+	// joined with ","; for a declared agent, its name.
 	User string   `json:"user"`
 	Tags []string `json:"tags,omitempty"`
 	Addr string   `json:"addr,omitempty"`
+	// Caps are the app-capability grants of the tailnet policy under ward's
+	// capability name, merged: each key maps to every value granted under
+	// it (arrays flattened, duplicates removed, in grant order), each value
+	// compact JSON. Declared agents have none.
+	Caps map[string][]json.RawMessage `json:"caps,omitempty"`
 }
 
 // LocalAgent is the identity of an agent on a local listener when the policy

@@ -56,6 +56,9 @@ func (protocol) Exchange(snap *proxy.Snapshot, ep *policy.Endpoint, _ *http.Requ
 	var password []byte
 	if s.Password != nil {
 		password = snap.Secret(s.Password)
+		if len(password) == 0 {
+			return nil, proxy.CredentialUnavailable(ep.Name)
+		}
 	}
 	basic := base64.StdEncoding.EncodeToString([]byte(s.User + ":" + string(password)))
 	ex := &httprelay.Exchange{Upstream: s.URL, Transport: t, Secrets: [][]byte{password, []byte(basic)}}

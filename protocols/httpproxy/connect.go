@@ -22,7 +22,7 @@ import (
 // tunnel is what a CONNECT established: where the agent wants to go and
 // who it is. Every request inside the tunnel carries it.
 type tunnel struct {
-	host  string // lowercase, no trailing dot
+	host  string // policy.CanonicalHost
 	port  int
 	agent action.Agent
 }
@@ -41,7 +41,7 @@ func parseAuthority(s string) (host string, port int, err error) {
 	if err != nil || port < 1 || port > 65535 {
 		return "", 0, fmt.Errorf("CONNECT target %q has a bad port", s)
 	}
-	host = strings.TrimSuffix(strings.ToLower(h), ".")
+	host = policy.CanonicalHost(h)
 	if !policy.ValidHost(host) {
 		return "", 0, fmt.Errorf("CONNECT target %q has a bad host name", s)
 	}
@@ -55,7 +55,7 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, http.StatusBadRequest, Problem{Error: ErrRefused, Reason: err.Error()})
 		return
 	}
-	agent, err := p.Identify(r)
+	agent, err := p.identify(r)
 	if err != nil {
 		writeUnidentified(w, err)
 		return

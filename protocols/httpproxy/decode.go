@@ -44,10 +44,6 @@ var redactedHeaders = []string{"Authorization", "Cookie"}
 // Redacted is what a redacted header's value reads as.
 const Redacted = "[redacted]"
 
-// methodOverrides are headers with which some frameworks let a request
-// claim a method other than the one on its request line.
-var methodOverrides = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
-
 // Decode checks in and turns it into the facts hooks see. ep is the endpoint
 // the request is routed to: its injection header is removed (the gateway
 // sets it after an allow) and its body limit applies. in.Header is not
@@ -68,10 +64,17 @@ func Decode(in *Input, ep *policy.Endpoint) (*Request, error) {
 		return nil, refuse("malformed query string: %v", err)
 	}
 	header := httprelay.ForwardedHeaders(in.Header)
-	for _, name := range methodOverrides {
-		if v := header.Get(name); v != "" && v != in.Method {
-			return nil, refuse("header %s asks for method %q on a %s request", name, v, in.Method)
-		}
+	if err := checkHeaderNames(in.Header); err != nil {
+		return nil, err
+	}
+	if err := checkOverrides(in, header, query); err != nil {
+		return nil, err
+	}
+	if err := checkEncoding(in, header); err != nil {
+		return nil, err
+	}
+	if err := checkUpgrade(header); err != nil {
+		return nil, err
 	}
 	req := &Request{
 		Method: in.Method, Scheme: in.Scheme, Host: in.Host, Port: in.Port,
@@ -114,7 +117,7 @@ func checkHostHeader(in *Input) error {
 	if err != nil {
 		host, portStr = in.HostHeader, ""
 	}
-	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	host = policy.CanonicalHost(strings.Trim(host, "[]"))
 	port := defaultPort(in.Scheme)
 	if portStr != "" {
 		if port, err = strconv.Atoi(portStr); err != nil {
@@ -166,7 +169,7 @@ func ParseURL(raw string) (scheme, host string, port int, target string, err err
 	if u.User != nil {
 		return "", "", 0, "", errors.New("URL must not carry credentials")
 	}
-	host = strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	host = policy.CanonicalHost(u.Hostname())
 	port = defaultPort(u.Scheme)
 	if p := u.Port(); p != "" {
 		if port, err = strconv.Atoi(p); err != nil || port < 1 || port > 65535 {

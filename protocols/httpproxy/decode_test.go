@@ -106,6 +106,7 @@ func TestHostPatternsAndRouting(t *testing.T) {
 	for _, spec := range []struct{ name, host string }{
 		{"exact", "api.example.com"}, {"port", "api.example.com:8443"},
 		{"wild", "*.example.com"}, {"deeper", "*.eu.example.com"}, {"plain", "http://svc.internal:8080"}, {"ip", "127.0.0.1:9443"},
+		{"v6", "[0:0::1]:9443"}, {"mapped", "[::ffff:10.0.0.1]"},
 	} {
 		hp, err := policy.ParseHostPattern(spec.host)
 		if err != nil {
@@ -129,6 +130,9 @@ func TestHostPatternsAndRouting(t *testing.T) {
 		{"https", "svc.internal", 8080, ""},
 		{"https", "127.0.0.1", 9443, "ip"},
 		{"https", "evilexample.com", 443, ""},
+		{"https", policy.CanonicalHost("0:0:0:0:0:0:0:1"), 9443, "v6"},
+		{"https", policy.CanonicalHost("::FFFF:10.0.0.1"), 443, "mapped"},
+		{"https", policy.CanonicalHost("10.0.0.1"), 443, "mapped"},
 	}
 	for _, tt := range tests {
 		got := ""

@@ -1,8 +1,10 @@
 package httpproxy
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -59,8 +61,22 @@ func (r *Request) parseJSON() error {
 	if err != nil {
 		return fmt.Errorf("request body: %w", err)
 	}
+	if v == starlark.None && looksLikeJSON(r.Body) {
+		// Streaming decoders (Go's json.Decoder, say) read the first value
+		// and ignore what follows, so the upstream may act on a document
+		// the hook was shown as None.
+		return errors.New("request body starts like JSON but is not one JSON document")
+	}
 	r.json = v
 	return nil
+}
+
+// looksLikeJSON reports whether body begins, after white space and a
+// byte order mark, like a JSON object or array.
+func looksLikeJSON(body []byte) bool {
+	body = bytes.TrimPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("\ufeff"))
+	body = bytes.TrimLeft(body, " \t\r\n")
+	return len(body) > 0 && (body[0] == '{' || body[0] == '[')
 }
 
 // Attr returns one fact.

@@ -1,7 +1,6 @@
 package httpproxy
 
 import (
-	"encoding/base64"
 	"log/slog"
 	"net"
 	"net/http"
@@ -50,17 +49,13 @@ func (f *forwarder) serve(w http.ResponseWriter, r *http.Request, snap *proxy.Sn
 	}
 	if ep.Inject != nil {
 		secret := snap.Secret(ep.Inject.Secret)
-		ex.Secrets = injectedForms(ep, secret)
+		if len(secret) == 0 {
+			// A Vault lease that ended and could not be renewed: fail closed.
+			f.relay.Refuse(w, ex, http.StatusBadGateway, proxy.CredentialUnavailable(ep.Name).Error())
+			return
+		}
+		ex.Secrets = ep.Inject.Forms(secret)
 		ex.Rewrite = func(out *http.Request) { ep.Inject.Apply(out.Header, secret) }
 	}
 	f.relay.Forward(w, r, ex)
-}
-
-// injectedForms are the byte strings that reveal the endpoint's credential.
-func injectedForms(ep *policy.Endpoint, secret []byte) [][]byte {
-	forms := [][]byte{secret}
-	if ep.Inject.Kind == "basic" {
-		forms = append(forms, []byte(base64.StdEncoding.EncodeToString([]byte(ep.Inject.User+":"+string(secret)))))
-	}
-	return forms
 }

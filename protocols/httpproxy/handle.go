@@ -50,7 +50,7 @@ func (p *Proxy) plain(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, http.StatusBadRequest, Problem{Error: ErrRefused, Reason: strings.Replace(err.Error(), "CONNECT target", "host", 1)})
 		return
 	}
-	agent, err := p.Identify(r)
+	agent, err := p.identify(r)
 	if err != nil {
 		writeUnidentified(w, err)
 		return

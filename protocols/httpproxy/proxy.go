@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wardproject/ward/protocols/action"
 	"github.com/wardproject/ward/proxy"
 	"github.com/wardproject/ward/proxy/ca"
 )
@@ -32,8 +31,10 @@ type Proxy struct {
 	ca     *ca.CA
 	logger *slog.Logger
 	// Identify names the agent behind a request on the proxy port (for a
-	// CONNECT, the whole tunnel). The default is the local identity.
-	Identify func(r *http.Request) (action.Agent, error)
+	// CONNECT, the whole tunnel) from the accepted connection and the
+	// request's Proxy-Authorization Basic credential. The default is the
+	// engine's: the tailnet peer, a declared agent, or "local".
+	Identify proxy.Identifier
 
 	outer     *http.Server
 	inner     *http.Server // serves intercepted TLS connections
@@ -49,12 +50,15 @@ type Proxy struct {
 func New(engine *proxy.Engine, authority *ca.CA, logger *slog.Logger) *Proxy {
 	p := &Proxy{
 		engine: engine, ca: authority, logger: logger,
-		Identify: func(r *http.Request) (action.Agent, error) { return action.LocalAgent(r.RemoteAddr), nil },
+		Identify: engine.Identify,
 		tunnels:  make(map[net.Conn]struct{}),
 	}
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	p.outer = &http.Server{Handler: http.HandlerFunc(p.serveProxy), ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: errLog}
+		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: errLog,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		}}
 	p.innerConn = newConnQueue()
 	p.inner = &http.Server{Handler: http.HandlerFunc(p.serveIntercepted), ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: errLog,

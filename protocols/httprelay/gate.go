@@ -77,9 +77,11 @@ type Gate struct {
 	proto    Protocol
 	relay    *Relay
 	logger   *slog.Logger
-	// Identify names the agent behind a request; default the local
-	// identity of its address. The tailnet transport replaces it.
-	Identify func(r *http.Request) (action.Agent, error)
+	// Identify names the agent behind a request from the accepted
+	// connection and the credential in its Authorization header (Basic:
+	// agent name and password; Bearer: the password alone). The default is
+	// the engine's: the tailnet peer, a declared agent, or "local".
+	Identify proxy.Identifier
 
 	srv    *http.Server
 	tls    *tls.Config
@@ -92,11 +94,12 @@ func NewGate(engine *proxy.Engine, endpoint string, proto Protocol, tlsConfig *t
 	base, cancel := context.WithCancel(context.Background())
 	g := &Gate{engine: engine, endpoint: endpoint, proto: proto, relay: New(engine, logger), logger: logger,
 		tls: tlsConfig, cancel: cancel,
-		Identify: func(r *http.Request) (action.Agent, error) { return action.LocalAgent(r.RemoteAddr), nil }}
+		Identify: engine.Identify}
 	g.srv = &http.Server{Handler: g, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
 		MaxHeaderBytes: maxHeaderBytes, TLSConfig: tlsConfig,
 		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
-		BaseContext: func(net.Listener) context.Context { return base }}
+		BaseContext: func(net.Listener) context.Context { return base },
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) }}
 	return g
 }
 
@@ -127,7 +130,7 @@ func (g *Gate) Shutdown(ctx context.Context) error {
 
 // ServeHTTP decodes, decides, records and forwards one request.
 func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	agent, err := g.Identify(r)
+	agent, err := g.identify(r)
 	if err != nil {
 		g.proto.WriteError(w, Error{Status: http.StatusUnauthorized, Kind: ErrRefused, Reason: err.Error()})
 		return

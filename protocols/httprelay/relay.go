@@ -104,6 +104,9 @@ func rewrite(pr *httputil.ProxyRequest) {
 			pr.Out.URL.RawPath = up.EscapedPath() + pr.In.URL.EscapedPath()
 		}
 	}
+	// Request trailers arrive after the body, so no hook saw them; some
+	// servers merge them into the headers. They stay here.
+	pr.Out.Trailer = nil
 	pr.Out.Host = x.Host
 	if pr.Out.Host == "" {
 		pr.Out.Host = up.Host
@@ -125,17 +128,37 @@ func modifyResponse(resp *http.Response) error {
 		return nil // the upgraded stream is relayed as is
 	}
 	if len(x.Secrets) > 0 {
-		for k, vals := range resp.Header {
-			for i, v := range vals {
-				b := []byte(v)
-				proxy.Mask(b, x.Secrets)
-				resp.Header[k][i] = string(b)
-			}
-		}
-		resp.Body = proxy.NewScrubber(resp.Body, x.Secrets)
+		maskHeader(resp.Header, x.Secrets)
+		resp.Body = &trailerMask{ReadCloser: proxy.NewScrubber(resp.Body, x.Secrets), resp: resp, secrets: x.Secrets}
 	}
 	resp.Body = &countingBody{ReadCloser: resp.Body, n: &x.bytesOut}
 	return nil
+}
+
+// maskHeader masks secrets in every value of h.
+func maskHeader(h http.Header, secrets [][]byte) {
+	for k, vals := range h {
+		for i, v := range vals {
+			b := []byte(v)
+			proxy.Mask(b, secrets)
+			h[k][i] = string(b)
+		}
+	}
+}
+
+// trailerMask masks secrets in a response's trailers, which the transport
+// fills in when the body ends and the reverse proxy copies once it is
+// closed.
+type trailerMask struct {
+	io.ReadCloser
+	resp    *http.Response
+	secrets [][]byte
+}
+
+func (t *trailerMask) Close() error {
+	err := t.ReadCloser.Close()
+	maskHeader(t.resp.Trailer, t.secrets)
+	return err
 }
 
 func (rl *Relay) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
@@ -206,3 +229,12 @@ func newBufferPool() *bufferPool {
 
 func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
 func (b *bufferPool) Put(x []byte) { b.p.Put(&x) }
+
+// Refuse answers an allowed request that cannot be forwarded after all (a
+// credential that is no longer available: a Vault lease that ended) with
+// ex.Fail, and records the outcome. Nothing goes upstream.
+func (rl *Relay) Refuse(w http.ResponseWriter, ex *Exchange, status int, reason string) {
+	rl.logger.Warn("allowed request not forwarded", "action", ex.ID, "endpoint", ex.Endpoint, "reason", reason)
+	ex.Fail(w, status, reason)
+	rl.engine.Complete(audit.Completion{ID: ex.ID, Status: status, Error: reason})
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wardproject/ward/builtins"
@@ -111,5 +112,56 @@ func TestIsUpgradeAndCheckQuery(t *testing.T) {
 	}
 	if _, err := CheckQuery("a=%zz", false); err == nil {
 		t.Error("a malformed escape passed CheckQuery")
+	}
+}
+
+// TestForwardDropsRequestTrailers: hooks never see request trailers (the
+// server reads them after the body), so none may reach the upstream, where
+// some servers merge them into the headers.
+func TestForwardDropsRequestTrailers(t *testing.T) {
+	var trailer http.Header
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		trailer = r.Trailer.Clone()
+	}))
+	defer up.Close()
+	base, _ := url.Parse(up.URL)
+	rl := New(testEngine(t), slog.New(slog.DiscardHandler))
+	ex := &Exchange{ID: "a3", Endpoint: "e", Upstream: base, Transport: NewTransport(TLS{}),
+		Fail: func(w http.ResponseWriter, status int, reason string) { http.Error(w, reason, status) }}
+	req := httptest.NewRequest("POST", "/x", io.NopCloser(strings.NewReader("hi")))
+	req.ContentLength = -1
+	req.Trailer = http.Header{"X-Http-Method-Override": {"DELETE"}}
+	rl.Forward(httptest.NewRecorder(), req, ex)
+	if len(trailer) != 0 {
+		t.Errorf("upstream got request trailers %v", trailer)
+	}
+}
+
+// TestForwardScrubsResponseTrailers: an upstream that echoes the injected
+// credential in a trailer must not hand it to the agent either.
+func TestForwardScrubsResponseTrailers(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Echo")
+		_, _ = io.WriteString(w, "body")
+		w.Header().Set("X-Echo", r.Header.Get("Authorization"))
+	}))
+	defer up.Close()
+	base, _ := url.Parse(up.URL)
+	rl := New(testEngine(t), slog.New(slog.DiscardHandler))
+	ex := &Exchange{ID: "a4", Endpoint: "e", Upstream: base, Transport: NewTransport(TLS{}),
+		Rewrite: func(out *http.Request) { out.Header.Set("Authorization", "Bearer secret-value") },
+		Secrets: [][]byte{[]byte("secret-value")},
+		Fail:    func(w http.ResponseWriter, status int, reason string) { http.Error(w, reason, status) }}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rl.Forward(w, r, ex) }))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if got := resp.Trailer.Get("X-Echo"); got != "Bearer ************" {
+		t.Errorf("trailer X-Echo = %q, want the credential masked", got)
 	}
 }

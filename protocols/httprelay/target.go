@@ -21,8 +21,8 @@ func Refuse(format string, args ...any) error {
 
 // CheckTarget parses an origin-form request-target and refuses paths that
 // servers resolve differently: dot segments, encoded or literal
-// separators, empty segments, path parameters, fragments and control
-// characters.
+// separators (also encoded twice), empty segments, path parameters,
+// fragments and control characters.
 func CheckTarget(target string) (*url.URL, error) {
 	if !strings.HasPrefix(target, "/") {
 		return nil, Refuse("request target %q is not an absolute path", target)
@@ -43,6 +43,10 @@ func CheckTarget(target string) (*url.URL, error) {
 		return nil, Refuse("ambiguous path %q: ';' path parameters are read differently by different servers", rawPath)
 	case strings.Contains(u.Path, "//"):
 		return nil, Refuse("ambiguous path %q: empty segment", rawPath)
+	case containsFold(u.Path, "%2e"), containsFold(u.Path, "%2f"), containsFold(u.Path, "%5c"):
+		// A server (or a proxy in front of it) that decodes twice reads
+		// "%252e%252e" as a dot segment and "%252f" as a separator.
+		return nil, Refuse("ambiguous path %q: '.', '/' or '\\' encoded twice", rawPath)
 	case !utf8.ValidString(u.Path):
 		return nil, Refuse("ambiguous path %q: not UTF-8 once decoded", rawPath)
 	}
@@ -58,6 +62,8 @@ func CheckTarget(target string) (*url.URL, error) {
 	}
 	return u, nil
 }
+
+func containsFold(s, sub string) bool { return strings.Contains(strings.ToLower(s), sub) }
 
 // CheckQuery parses a raw query string and refuses one that servers could
 // read differently: malformed escapes, and (when unique) a parameter given

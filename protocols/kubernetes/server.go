@@ -72,6 +72,9 @@ func (protocol) Exchange(snap *proxy.Snapshot, ep *policy.Endpoint, _ *http.Requ
 	var secret []byte
 	if ep.Inject != nil {
 		secret = snap.Secret(ep.Inject.Secret)
+		if len(secret) == 0 {
+			return nil, proxy.CredentialUnavailable(ep.Name)
+		}
 		ex.Secrets = [][]byte{secret}
 	}
 	ex.Rewrite = func(out *http.Request) {

@@ -7,10 +7,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/wardproject/ward/builtins"
 	"github.com/wardproject/ward/protocols/action"
 	"github.com/wardproject/ward/protocols/postgres/sqlfacts"
 	"github.com/wardproject/ward/proxy"
 	"github.com/wardproject/ward/proxy/audit"
+	"github.com/wardproject/ward/starlark/policy"
 )
 
 // prepared is what a session knows of a prepared statement.
@@ -135,6 +137,10 @@ func (sess *session) decide(sql string, a *sqlfacts.Analysis, refs map[string]st
 	}
 	act := sess.newAction(sql, a, refs)
 	ctx, cancel := context.WithCancel(sess.ctx)
+	if hold := sess.hold(ep, act); hold != nil {
+		ctx = builtins.WithHold(ctx, hold)
+		defer func() { sess.heldInTx += hold.Used() }()
+	}
 	sess.dmu.Lock()
 	sess.decideCancel, sess.cancelled = cancel, false
 	sess.dmu.Unlock()
@@ -152,6 +158,18 @@ func (sess *session) decide(sql string, a *sqlfacts.Analysis, refs map[string]st
 		o.code = "57014"
 	}
 	return o
+}
+
+// hold bounds the judges' waits on a statement sent inside a transaction:
+// the server keeps the transaction's locks while someone decides.
+func (sess *session) hold(ep *policy.Endpoint, act *action.Action) *builtins.Hold {
+	if q, ok := act.Facts.(*Query); !ok || !q.InTransaction {
+		return nil
+	}
+	limit := ep.Postgres.MaxHoldInTransaction
+	return &builtins.Hold{Max: limit, Before: sess.heldInTx,
+		Reason:     fmt.Sprintf("held inside a transaction longer than max_hold_in_transaction (%s); its locks stay held while it waits", limit),
+		Connection: fmt.Sprintf("%s (agent %s), backend pid %d", sess.agentConn.RemoteAddr(), sess.agent.Name, sess.up.pid)}
 }
 
 // refuse records and denies a message that cannot be analysed.

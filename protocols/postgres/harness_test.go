@@ -148,6 +148,13 @@ def check(q):
 
 func startGateway(t testing.TB, db *testDB, policy string) *gw {
 	t.Helper()
+	return startGatewayWith(t, db, policy, nil)
+}
+
+// startGatewayWith is startGateway with a hook that adjusts the gateway's
+// options (judges' test servers, more secrets).
+func startGatewayWith(t testing.TB, db *testDB, policy string, adjust func(*gateway.Options)) *gw {
+	t.Helper()
 	if policy == "" {
 		policy = `postgres(name = "db", port = 0, upstream = "127.0.0.1:5432", database = "DB_NAME",
          user = "DB_ROLE", password = secrets.env("DB_PASSWORD"), tls = "disable", on_query = check)`
@@ -158,15 +165,19 @@ func startGateway(t testing.TB, db *testDB, policy string) *gw {
 		t.Fatal(err)
 	}
 	port := 0
-	var err error
-	g.gw, err = gateway.Start(context.Background(), gateway.Options{
+	opts := gateway.Options{
 		Config:        filepath.Join(g.dir, "ward.star"),
 		StateDir:      filepath.Join(g.dir, "state"),
 		ProxyPort:     &port,
 		LogHandler:    slog.NewTextHandler(g.logs, &slog.HandlerOptions{Level: slog.LevelDebug}),
 		Resolver:      builtins.Resolver{LookupEnv: func(name string) (string, bool) { return db.Password, name == "DB_PASSWORD" }},
 		WatchInterval: -1,
-	})
+	}
+	if adjust != nil {
+		adjust(&opts)
+	}
+	var err error
+	g.gw, err = gateway.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("start gateway: %v", err)
 	}

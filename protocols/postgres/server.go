@@ -47,6 +47,9 @@ type Server struct {
 
 // ConnInfo describes a new agent connection to Identify.
 type ConnInfo struct {
+	// Conn is the agent's connection (TLS when negotiated): the tailnet
+	// transport's identity rides on it (proxy.PeerAgent).
+	Conn       net.Conn
 	RemoteAddr net.Addr
 	User       string // the user named in the startup message
 	Database   string

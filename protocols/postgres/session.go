@@ -53,6 +53,10 @@ type session struct {
 	mmu     sync.Mutex
 	markers []marker
 
+	// heldInTx is how long judges have held this connection's statements
+	// inside transactions (owned by the frontend loop).
+	heldInTx time.Duration
+
 	dmu          sync.Mutex
 	decideCancel context.CancelFunc
 	cancelled    bool
@@ -91,7 +95,11 @@ func (s *Server) handle(conn net.Conn) {
 		if errors.As(err, &se) {
 			code = se.code
 		}
-		fatalTo(st.conn, code, "ward: "+err.Error())
+		// The upstream's error names the role it logged in as, which can
+		// be a secret (dynamic credentials): mask secret values.
+		msg := []byte("ward: " + err.Error())
+		proxy.Mask(msg, snap.SecretValues())
+		fatalTo(st.conn, code, string(msg))
 		return
 	}
 	st.conn.SetDeadline(time.Time{})

@@ -158,7 +158,7 @@ func (s *Server) identify(ctx context.Context, st *startup) (action.Agent, error
 	if identify == nil {
 		identify = LocalIdentity
 	}
-	info := ConnInfo{RemoteAddr: st.conn.RemoteAddr(), User: st.params["user"], Database: st.params["database"],
+	info := ConnInfo{Conn: st.conn, RemoteAddr: st.conn.RemoteAddr(), User: st.params["user"], Database: st.params["database"],
 		Params: st.params, Password: func() (string, error) { return askPassword(st) }}
 	return identify(ctx, info)
 }

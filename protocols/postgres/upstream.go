@@ -40,17 +40,28 @@ func (s *Server) connectUpstream(ctx context.Context, snap *proxy.Snapshot, ep *
 		return nil, err
 	}
 	port, _ := strconv.Atoi(portStr)
+	user := set.User
+	if set.UserSecret != nil {
+		user = string(snap.Secret(set.UserSecret))
+		if user == "" {
+			return nil, proxy.CredentialUnavailable(ep.Name)
+		}
+	}
 	cfg, err := pgconn.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable",
-		connValue(host), port, connValue(set.User), connValue(database)))
+		connValue(host), port, connValue(user), connValue(database)))
 	if err != nil {
 		return nil, fmt.Errorf("upstream config: %w", err)
 	}
 	// Nothing from the gateway's environment (PGPASSWORD, ~/.pgpass,
 	// PGSSLMODE, PGOPTIONS, …) may shape the upstream session.
-	cfg.Host, cfg.Port, cfg.User, cfg.Database = host, uint16(port), set.User, database
+	cfg.Host, cfg.Port, cfg.User, cfg.Database = host, uint16(port), user, database
 	cfg.Password = ""
 	if set.Password != nil {
 		cfg.Password = string(snap.Secret(set.Password))
+		if cfg.Password == "" {
+			// A Vault lease that ended and could not be renewed: fail closed.
+			return nil, proxy.CredentialUnavailable(ep.Name)
+		}
 	}
 	cfg.TLSConfig, err = upstreamTLS(snap, ep, host)
 	if err != nil {

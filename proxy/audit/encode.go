@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -12,7 +13,7 @@ import (
 // same JSON as encoding/json would for Entry (without HTML escaping), by
 // hand: journal lines are written for every action, and the reflection and
 // re-validation of embedded JSON cost more than the write itself. Embedded
-// JSON (facts, raw, details) must be valid; it is checked, not compacted.
+// JSON (facts, raw, details) must be valid; it is compacted.
 func appendEntry(b []byte, e Entry) ([]byte, error) {
 	switch {
 	case e.Record != nil:
@@ -107,12 +108,15 @@ func appendInt(b []byte, name string, v int64) []byte {
 	return strconv.AppendInt(b, v, 10)
 }
 
+// appendRaw appends raw compacted, as encoding/json does: white space
+// between tokens goes, so a line break in embedded JSON cannot split the
+// journal line. Compacting validates raw in the same pass.
 func appendRaw(b []byte, name string, raw json.RawMessage) ([]byte, error) {
-	if !json.Valid(raw) {
-		return nil, fmt.Errorf("%s is not valid JSON", name)
+	buf := bytes.NewBuffer(append(append(append(b, `,"`...), name...), `":`...))
+	if err := json.Compact(buf, raw); err != nil {
+		return nil, fmt.Errorf("%s is not valid JSON: %w", name, err)
 	}
-	b = append(append(append(b, `,"`...), name...), `":`...)
-	return append(b, raw...), nil
+	return buf.Bytes(), nil
 }
 
 const hexDigits = "0123456789abcdef"

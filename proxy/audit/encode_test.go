@@ -47,6 +47,11 @@ func TestAppendEntryMatchesEncodingJSON(t *testing.T) {
 	checkEntry(t, Entry{Record: &Record{ID: "a2", Time: time.Unix(0, 0).UTC(), Verdict: VerdictAllow}})
 	checkEntry(t, Entry{Completion: &Completion{ID: "a1", Status: 200, BytesIn: 5, Duration: time.Millisecond, Error: "boom"}})
 	checkEntry(t, Entry{Completion: &Completion{ID: "a1"}})
+	// Embedded JSON with line breaks (a judge's indented details, say) must
+	// not split the journal line: a split line is skipped when loading, and
+	// the action it recorded would be lost from the store.
+	checkEntry(t, Entry{Record: &Record{ID: "a3", Time: time.Unix(0, 0).UTC(), Verdict: VerdictAllow,
+		Facts: json.RawMessage("{\n  \"a\": [1,\r\n 2]\n}"), Details: json.RawMessage("{\n\t\"model\": \"m\"\n}\n")}})
 	if _, err := appendEntry(nil, Entry{Record: &Record{ID: "x", Verdict: VerdictAllow, Facts: json.RawMessage(`{bad`)}}); err == nil {
 		t.Error("invalid embedded JSON accepted")
 	}

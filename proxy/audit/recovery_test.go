@@ -79,6 +79,11 @@ func TestStoreRecoversAfterFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	waitFor(t, "a failed load", func() bool {
+		j.lmu.Lock()
+		defer j.lmu.Unlock()
+		return j.loadErr != nil
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	err := j.Flush(ctx)
 	cancel()

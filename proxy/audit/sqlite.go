@@ -16,7 +16,7 @@ import (
 
 // schemaVersion is the version of the schema below, kept in PRAGMA
 // user_version.
-const schemaVersion = 1
+const schemaVersion = 2 // 2 added the approvals table
 
 const schema = `
 CREATE TABLE IF NOT EXISTS actions (
@@ -153,7 +153,7 @@ func (s *SQLiteStore) migrate() error {
 	if v > schemaVersion {
 		return fmt.Errorf("audit: %s has schema version %d, newer than this ward understands (%d); upgrade ward", s.path, v, schemaVersion)
 	}
-	if _, err := s.db.ExecContext(ctx, schema); err != nil {
+	if _, err := s.db.ExecContext(ctx, schema+approvalSchema); err != nil {
 		return fmt.Errorf("audit: create schema in %s: %w", s.path, err)
 	}
 	if _, err := s.db.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {

@@ -18,6 +18,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -57,6 +58,9 @@ func LoadOrCreate(dir string) (*CA, error) {
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return c, err
 	}
+	if _, kerr := os.Stat(keyPath); kerr == nil {
+		return nil, fmt.Errorf("%s holds %s without %s (a first start cut short?): remove %s to create a new CA", dir, KeyFile, CertFile, keyPath)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
@@ -74,6 +78,10 @@ func load(certPath, keyPath string) (*CA, error) {
 	keyPEM, err := os.ReadFile(keyPath)
 	if err != nil {
 		return nil, fmt.Errorf("read CA key: %w", err)
+	}
+	if fi, err := os.Stat(keyPath); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		// Whoever reads the key can impersonate any host to the agents.
+		return nil, fmt.Errorf("CA key %s is readable by others (mode %o): chmod 600 %s", keyPath, fi.Mode().Perm(), keyPath)
 	}
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {

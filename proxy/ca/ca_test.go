@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -93,5 +94,32 @@ func TestLeafRenewedBeforeExpiry(t *testing.T) {
 	second, _ := c.Leaf("a.example")
 	if first == second {
 		t.Fatal("leaf near expiry was served from cache")
+	}
+}
+
+// TestLoadRefusesAnExposedOrHalfWrittenCA: a CA key others can read is
+// refused (anyone who reads it can impersonate every host to the agents),
+// and a key without its certificate (a first start cut short) gets advice
+// rather than "file exists".
+func TestLoadRefusesAnExposedOrHalfWrittenCA(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := LoadOrCreate(dir); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, KeyFile)
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreate(dir); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("world-readable CA key: err = %v, want advice to chmod 600", err)
+	}
+	if err := os.Chmod(key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, CertFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreate(dir); err == nil || !strings.Contains(err.Error(), "without "+CertFile) {
+		t.Errorf("key without certificate: err = %v", err)
 	}
 }

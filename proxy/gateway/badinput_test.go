@@ -105,6 +105,14 @@ func TestAmbiguousRequestsAreRefused(t *testing.T) {
 		{"JSON keys differing in case", "GET /x HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 21\r\n\r\n{\"State\":1,\"state\":2}", "appears twice"},
 		{"semicolon query", "GET /x?a=1;b=2 HTTP/1.1\r\nHost: " + host + "\r\n\r\n", "query"},
 		{"absolute-form for another host", "GET https://evil.example/x HTTP/1.1\r\nHost: " + host + "\r\n\r\n", "inside a tunnel"},
+		{"gzip body the hook cannot read", "POST /x HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\n\x1f\x8b\x08\x00", "Content-Encoding"},
+		{"upgrade to h2c", "GET /x HTTP/1.1\r\nHost: " + host + "\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", "only WebSocket"},
+		{"repeated method override", "GET /x HTTP/1.1\r\nHost: " + host + "\r\nX-HTTP-Method-Override: GET\r\nX-HTTP-Method-Override: DELETE\r\n\r\n", "asks for method"},
+		{"_method form field", "POST /x HTTP/1.1\r\nHost: " + host + "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\n\r\n_method=DELETE", "asks for method"},
+		{"_method query parameter", "POST /x?_method=DELETE HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 0\r\n\r\n", "asks for method"},
+		{"JSON followed by more", "POST /x HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 17\r\n\r\n{\"admin\":true} xx", "not one JSON document"},
+		{"underscore header name", "GET /x HTTP/1.1\r\nHost: " + host + "\r\nX_HTTP_Method_Override: DELETE\r\n\r\n", "contains '_'"},
+		{"doubly encoded dot segment", "GET /a/%252e%252e/admin HTTP/1.1\r\nHost: " + host + "\r\n\r\n", "encoded twice"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -250,5 +258,29 @@ http(name = "api", hosts = ["UPSTREAM"], ca = secrets.file("CA_FILE"), on_reques
 		if r.Header.Get("X-Dry-Run") != "1" {
 			t.Errorf("%s %s reached the upstream without the header the policy allowed it for", r.Method, r.Target)
 		}
+	}
+}
+
+// TestIPv6FormsOfADeclaredIPAreRouted: "[::ffff:127.0.0.1]" is 127.0.0.1;
+// with unknown_hosts = "passthrough" it must not tunnel unparsed to a
+// service the policy declares under its usual spelling.
+func TestIPv6FormsOfADeclaredIPAreRouted(t *testing.T) {
+	h := start(t, "gateway(unknown_hosts = \"passthrough\")\n"+testPolicy)
+	target := fmt.Sprintf("[::ffff:127.0.0.1]:%d", h.up.Port())
+	tc, err := h.tunnel(target, "127.0.0.1")
+	if err != nil {
+		t.Fatalf("CONNECT %s was not intercepted: %v", target, err)
+	}
+	defer tc.Close()
+	fmt.Fprintf(tc, "DELETE /repos/a/b HTTP/1.1\r\nHost: %s\r\n\r\n", target)
+	resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("DELETE through %s: status %d, want the policy's 403", target, resp.StatusCode)
+	}
+	if n := len(h.up.Received()); n != 0 {
+		t.Errorf("upstream saw %d requests", n)
 	}
 }

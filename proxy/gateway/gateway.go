@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wardproject/ward/builtins"
@@ -26,6 +28,7 @@ import (
 	"github.com/wardproject/ward/proxy"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/proxy/ca"
+	"github.com/wardproject/ward/proxy/dashboard"
 	"github.com/wardproject/ward/starlark/policy"
 )
 
@@ -43,13 +46,40 @@ type Options struct {
 	// WatchInterval is how often policy files are checked for changes;
 	// default one second, negative disables watching.
 	WatchInterval time.Duration
+	// DrainTimeout is how long a reload lets requests in flight on an
+	// endpoint it removes (or moves to another port) finish before their
+	// connections are closed; default 5s.
+	DrainTimeout time.Duration
 	// Listen opens the gateway's listeners; default net.Listen. The
 	// tailnet transport replaces it.
 	Listen func(network, addr string) (net.Listener, error)
+	// SlackAPIURL overrides Slack's Web API base URL (tests point it at
+	// slacktest); JudgeHTTPClient sends judges' requests (default plain
+	// clients).
+	SlackAPIURL     string
+	JudgeHTTPClient *http.Client
+	// JoinTailnet joins the tailnet when the policy declares tailnet() or
+	// Tailnet is set; every listener then lives on the tailnet. The ward
+	// binary sets it (package proxy/tailnet), so that this package does
+	// not link tsnet; nil refuses a policy that declares a tailnet.
+	JoinTailnet func(ctx context.Context, cfg TailnetConfig) (Transport, error)
+	// Tailnet joins with the default tailnet settings when the policy
+	// declares no tailnet() (`ward gateway --tailnet`).
+	Tailnet bool
 	// PostgresIdentify names the agent of a new Postgres connection;
-	// default postgres.LocalIdentity (loopback is the local agent). The
-	// tailnet transport replaces it.
+	// default the gateway's identity seam: the tailnet peer, the declared
+	// agent whose password the connection presents, or (with no agents
+	// declared) loopback as the local agent.
 	PostgresIdentify func(context.Context, postgres.ConnInfo) (action.Agent, error)
+	// DashboardPort overrides gateway(dashboard_port); 0 picks a free
+	// port. Unlike in the policy, where 0 means no dashboard, setting it
+	// always serves one.
+	DashboardPort *int
+	// DashboardPeer identifies the peer behind a dashboard connection;
+	// when set, the dashboard admits only the logins and tags the policy
+	// lists, and no token is printed. On a tailnet it defaults to the
+	// tailnet's WhoIs identity; tests set it to stand in for one.
+	DashboardPeer func(net.Conn) (dashboard.Identity, bool)
 }
 
 // Gateway is a running gateway.
@@ -66,6 +96,11 @@ type Gateway struct {
 	proxyLn  net.Listener
 	stateDir string
 	listen   func(network, addr string) (net.Listener, error)
+	judges   *judgeServices
+	dash     *dashboardService
+	vault    atomic.Pointer[vaultState]
+	// transport is the tailnet, when the gateway joined one.
+	transport Transport
 
 	// listeners holds the endpoints served on ports of their own, by name.
 	// Guarded by reloadMu.
@@ -74,8 +109,10 @@ type Gateway struct {
 	reloadMu sync.Mutex
 	status   ReloadStatus
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+	wg        sync.WaitGroup
 }
 
 // ReloadStatus is the outcome of the last reload attempt.
@@ -96,6 +133,9 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	if g.listen == nil {
 		g.listen = net.Listen
 	}
+	if g.opts.DrainTimeout <= 0 {
+		g.opts.DrainTimeout = 5 * time.Second
+	}
 	g.logger = slog.New(g.redact)
 	g.sql = sqlfacts.NewAnalyzer(sqlfacts.DefaultCacheEntries, sqlfacts.DefaultCacheBytes)
 	p, err := g.load()
@@ -105,13 +145,27 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	if err := g.open(p.Gateway); err != nil {
 		return nil, err
 	}
-	snap, err := g.snapshot(ctx, p)
+	if err := g.startJudges(ctx, p.Gateway); err != nil {
+		g.closeState()
+		return nil, err
+	}
+	snap, vs, err := g.snapshot(ctx, p)
 	if err != nil {
+		g.stopJudges(context.Background())
 		g.closeState()
 		return nil, err
 	}
 	g.engine = proxy.NewEngine(g.journal, snap, g.logger)
+	if err := g.joinTailnet(ctx, p, snap); err != nil {
+		g.stopJudges(context.Background())
+		g.dropVault(vs)
+		g.closeState()
+		return nil, err
+	}
+	g.useVault(ctx, vs, p)
+	g.refreshRedaction()
 	if err := g.serveProxy(p.Gateway); err != nil {
+		g.closeTransport()
 		g.closeState()
 		return nil, err
 	}
@@ -119,13 +173,22 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	if err == nil {
 		err = g.commit(ctx, added, nil)
 	}
+	if err == nil {
+		err = g.startDashboard(p.Gateway)
+	}
 	if err != nil {
 		g.Close(context.Background())
 		return nil, err
 	}
 	g.status = ReloadStatus{At: time.Now(), Hash: p.Hash}
+	g.writeListeners(p.Gateway)
+	where := "local"
+	if g.transport != nil {
+		where = fmt.Sprint(g.transport)
+	}
 	g.logger.Info("gateway started", "policy", p.Path, "hash", short(p.Hash), "mode", p.Gateway.Mode,
-		"proxy", g.proxyLn.Addr().String(), "state_dir", g.stateDir, "endpoints", len(p.Endpoints))
+		"proxy", g.proxyLn.Addr().String(), "on", where, "state_dir", g.stateDir, "endpoints", len(p.Endpoints),
+		"agents", len(p.Agents))
 	if opts.WatchInterval >= 0 {
 		g.wg.Add(1)
 		go g.watch(p)
@@ -182,23 +245,45 @@ func (g *Gateway) open(gw policy.Gateway) error {
 	return nil
 }
 
-// snapshot resolves the policy's secrets and prepares every protocol.
-func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapshot, error) {
-	snap, err := proxy.NewSnapshot(ctx, p, g.opts.Resolver)
+// snapshot resolves the policy's secrets and prepares every protocol and
+// judge. It returns the Vault client the snapshot reads through, if any;
+// the caller keeps it (useVault) or drops it (dropVault).
+func (g *Gateway) snapshot(ctx context.Context, p *policy.Policy) (*proxy.Snapshot, *vaultState, error) {
+	r, vs, err := g.resolver(ctx, p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := httpproxy.Prepare(snap); err != nil {
-		return nil, err
+	snap, err := proxy.NewSnapshot(ctx, p, r)
+	if err == nil {
+		err = httpproxy.Prepare(snap)
 	}
-	if err := kubernetes.Prepare(snap); err != nil {
-		return nil, err
+	if err == nil {
+		err = kubernetes.Prepare(snap)
 	}
-	if err := clickhouse.Prepare(snap); err != nil {
-		return nil, err
+	if err == nil {
+		err = clickhouse.Prepare(snap)
 	}
-	g.redact.SetSecrets(snap.SecretValues())
-	return snap, nil
+	if err == nil {
+		g.redact.AddSecrets(redactions(snap))
+		err = g.snapshotJudges(snap)
+	}
+	if err != nil {
+		g.dropVault(vs)
+		return nil, nil, err
+	}
+	return snap, vs, nil
+}
+
+// redactions are the byte strings of snap that logs must never show: every
+// resolved secret, and the encoded forms of injected ones.
+func redactions(snap *proxy.Snapshot) [][]byte {
+	values := snap.SecretValues()
+	for _, ep := range snap.Policy.Endpoints {
+		if ep.Inject != nil {
+			values = append(values, ep.Inject.Forms(snap.Secret(ep.Inject.Secret))[1:]...)
+		}
+	}
+	return values
 }
 
 // serveProxy opens the proxy port and starts serving it.
@@ -228,6 +313,15 @@ func (g *Gateway) serveProxy(gw policy.Gateway) error {
 // ProxyAddr is the address of the HTTP proxy port.
 func (g *Gateway) ProxyAddr() net.Addr { return g.proxyLn.Addr() }
 
+// ProxyDialAddr is the host:port agents dial for the proxy: on the
+// tailnet, the node's name and the proxy port.
+func (g *Gateway) ProxyDialAddr() string {
+	if g.transport != nil {
+		return net.JoinHostPort(g.transport.Host(), strconv.Itoa(port(g.proxyLn.Addr())))
+	}
+	return g.proxyLn.Addr().String()
+}
+
 // Engine is the gateway's decision engine.
 func (g *Gateway) Engine() *proxy.Engine { return g.engine }
 
@@ -238,14 +332,33 @@ func (g *Gateway) Status() ReloadStatus {
 	return g.status
 }
 
-// Close stops the listeners, waits up to ctx for requests in flight, and
-// flushes the audit journal into the store.
+// Close denies the approvals still waiting, stops the listeners, waits up
+// to ctx for requests in flight, revokes Vault leases, and flushes the
+// audit journal into the store. Later calls return the first call's
+// result.
 func (g *Gateway) Close(ctx context.Context) error {
-	close(g.stop)
-	err := errors.Join(g.http.Shutdown(ctx), g.closeListeners(ctx))
-	g.wg.Wait()
-	return errors.Join(err, g.closeState())
+	g.closeOnce.Do(func() {
+		close(g.stop)
+		derr := g.stopDashboard(ctx)
+		jerr := errors.Join(derr, g.stopJudges(ctx))
+		err := errors.Join(jerr, g.http.Shutdown(ctx), g.closeListeners(ctx))
+		g.wg.Wait()
+		_ = os.Remove(filepath.Join(g.stateDir, ListenersFile))
+		g.closeErr = errors.Join(err, g.closeVault(ctx), g.closeTransport(), g.closeState())
+	})
+	return g.closeErr
 }
+
+// closeTransport leaves the tailnet, if the gateway joined one.
+func (g *Gateway) closeTransport() error {
+	if g.transport == nil {
+		return nil
+	}
+	return g.transport.Close()
+}
+
+// Transport is the tailnet the gateway joined, or nil.
+func (g *Gateway) Transport() Transport { return g.transport }
 
 func (g *Gateway) closeState() error {
 	var errs []error

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
@@ -283,5 +284,31 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLogRedactionSurvivesSecretRotation: a reload that resolves a rotated
+// secret file must keep redacting the old value (requests that started on
+// the old policy still carry it), and the basic-auth encoding of an injected
+// credential is redacted like the credential itself.
+func TestLogRedactionSurvivesSecretRotation(t *testing.T) {
+	const oldToken, newToken = "old-token-4b1d8e", "new-token-93ac07"
+	h := start(t, `
+http(name = "api", hosts = ["UPSTREAM"], inject = basic("bot", secrets.file("token.txt")),
+     ca = secrets.file("CA_FILE"), on_request = lambda r: allow())
+`, "token.txt", oldToken)
+	h.write("token.txt", newToken)
+	if err := h.gw.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	basic := func(s string) string { return base64.StdEncoding.EncodeToString([]byte("bot:" + s)) }
+	logger := h.gw.Engine().Logger()
+	logger.Warn("upstream said "+oldToken, "header", "Basic "+basic(oldToken))
+	logger.Warn("upstream said "+newToken, "header", "Basic "+basic(newToken))
+	logs := h.logs.String()
+	for _, leak := range []string{oldToken, newToken, basic(oldToken), basic(newToken)} {
+		if strings.Contains(logs, leak) {
+			t.Errorf("log holds %q:\n%s", leak, logs)
+		}
 	}
 }

@@ -42,6 +42,12 @@ type harness struct {
 // and CA_FILE by its certificate file) and starts a gateway on it.
 func start(t *testing.T, policy string, extra ...string) *harness {
 	t.Helper()
+	return startWith(t, policy, nil, extra...)
+}
+
+// startWith is start with a hook that adjusts the gateway's options.
+func startWith(t *testing.T, policy string, adjust func(*gateway.Options), extra ...string) *harness {
+	t.Helper()
 	h := &harness{t: t, dir: t.TempDir(), up: httpproxytest.New(t), logs: &syncBuffer{}}
 	caFile := h.up.WriteCA(t, h.dir)
 	h.writePolicy(policy, caFile)
@@ -49,14 +55,18 @@ func start(t *testing.T, policy string, extra ...string) *harness {
 		h.write(extra[i], extra[i+1])
 	}
 	port := 0
-	gw, err := gateway.Start(context.Background(), gateway.Options{
+	opts := gateway.Options{
 		Config:        filepath.Join(h.dir, "ward.star"),
 		StateDir:      filepath.Join(h.dir, "state"),
 		ProxyPort:     &port,
 		LogHandler:    slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}),
 		Resolver:      builtins.Resolver{LookupEnv: func(name string) (string, bool) { return canary, name == "TOKEN" }},
 		WatchInterval: -1,
-	})
+	}
+	if adjust != nil {
+		adjust(&opts)
+	}
+	gw, err := gateway.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("start gateway: %v", err)
 	}

@@ -34,8 +34,12 @@ type endpointListener struct {
 func (g *Gateway) newServer(ep *policy.Endpoint) (endpointServer, error) {
 	switch ep.Protocol {
 	case "postgres":
+		identify := g.opts.PostgresIdentify
+		if identify == nil {
+			identify = g.postgresIdentify
+		}
 		return &postgres.Server{Engine: g.engine, Endpoint: ep.Name, Analyzer: g.sql, CA: g.ca,
-			Logger: g.logger, Identify: g.opts.PostgresIdentify}, nil
+			Logger: g.logger, Identify: identify}, nil
 	case kubernetes.Protocol:
 		return kubernetes.NewServer(g.engine, g.ca, ep.Name, g.logger), nil
 	case clickhouse.Protocol:

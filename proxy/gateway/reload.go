@@ -40,24 +40,35 @@ func (g *Gateway) reload(ctx context.Context) error {
 	if err := restartOnly(old.Policy.Gateway, p.Gateway); err != nil {
 		return err
 	}
+	if !sameTailnet(old.Policy.Tailnet, p.Tailnet) {
+		return errors.New("tailnet() changed: restart the gateway to apply")
+	}
 	if err := g.runTests(ctx, p); err != nil {
 		return err
 	}
-	snap, err := g.snapshot(ctx, p)
+	snap, vs, err := g.snapshot(ctx, p)
 	if err != nil {
-		g.redact.SetSecrets(old.SecretValues())
 		return err
 	}
 	added, removed, err := g.plan(p)
 	if err != nil {
-		g.redact.SetSecrets(old.SecretValues())
+		g.dropVault(vs)
 		return err
 	}
 	g.engine.Publish(snap)
-	if err := g.commit(ctx, added, removed); err != nil {
-		g.logger.Warn("stopping an endpoint's listener failed", "error", err)
+	g.useVault(ctx, vs, p)
+	g.refreshRedaction()
+	// Requests in flight on a removed endpoint get a grace period, not
+	// the caller's context: a watch or a long query must not hold the
+	// reload lock (and every later reload and the shutdown) indefinitely.
+	drain, cancel := context.WithTimeout(context.Background(), g.opts.DrainTimeout)
+	err = g.commit(drain, added, removed)
+	cancel()
+	if err != nil {
+		g.logger.Warn("endpoint listeners stopped with requests still in flight; their connections were closed", "error", err)
 	}
 	old.Close()
+	g.writeListeners(p.Gateway)
 	g.logger.Info("policy reloaded", "hash", short(p.Hash), "endpoints", len(p.Endpoints), "mode", p.Gateway.Mode)
 	return nil
 }
@@ -68,6 +79,10 @@ func restartOnly(old, new policy.Gateway) error {
 	switch {
 	case old.Bind != new.Bind, old.ProxyPort != new.ProxyPort:
 		return errors.New("bind or proxy_port changed: restart the gateway to apply")
+	case old.DashboardPort != new.DashboardPort:
+		return errors.New("dashboard_port changed: restart the gateway to apply")
+	case old.CallbackPort != new.CallbackPort, old.CallbackURL != new.CallbackURL:
+		return errors.New("callback_port or callback_url changed: restart the gateway to apply")
 	case old.StateDir != new.StateDir, old.Audit != new.Audit, old.AuditSync != new.AuditSync:
 		return errors.New("state_dir, audit or audit_sync changed: restart the gateway to apply")
 	}

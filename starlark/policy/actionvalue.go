@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"go.starlark.net/starlark"
-	"go.starlark.net/starlarkstruct"
 
 	"github.com/wardproject/ward/protocols/action"
 )
@@ -77,69 +76,3 @@ func (v *ActionValue) Truth() starlark.Bool { return true }
 func (v *ActionValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: %s", v.Type()) }
 
 var _ starlark.HasAttrs = (*ActionValue)(nil)
-
-// AgentValue is the frozen struct an action's agent attribute holds.
-func AgentValue(a action.Agent) starlark.Value {
-	tags := make(starlark.Tuple, len(a.Tags))
-	for i, t := range a.Tags {
-		tags[i] = starlark.String(t)
-	}
-	s := starlarkstruct.FromStringDict(starlark.String("agent"), starlark.StringDict{
-		"name": starlark.String(a.Name),
-		"user": starlark.String(a.User),
-		"tags": tags,
-		"addr": starlark.String(a.Addr),
-	})
-	s.Freeze()
-	return s
-}
-
-// UnpackAgent reads the agent argument of test helpers: None (the local
-// identity), a name, or a dict with name, user, tags and addr.
-func UnpackAgent(v starlark.Value) (action.Agent, error) {
-	switch v := v.(type) {
-	case starlark.NoneType:
-		return action.LocalAgent(""), nil
-	case starlark.String:
-		return action.Agent{Name: string(v), User: string(v)}, nil
-	case *starlark.Dict:
-		var a action.Agent
-		for _, item := range v.Items() {
-			key, _ := starlark.AsString(item[0])
-			switch key {
-			case "name", "user", "addr":
-				s, ok := starlark.AsString(item[1])
-				if !ok {
-					return a, fmt.Errorf("agent %s must be a string", key)
-				}
-				*map[string]*string{"name": &a.Name, "user": &a.User, "addr": &a.Addr}[key] = s
-			case "tags":
-				it, ok := item[1].(starlark.Iterable)
-				if !ok {
-					return a, fmt.Errorf("agent tags must be a list of strings")
-				}
-				iter := it.Iterate()
-				var x starlark.Value
-				for iter.Next(&x) {
-					s, ok := starlark.AsString(x)
-					if !ok {
-						iter.Done()
-						return a, fmt.Errorf("agent tags must be a list of strings")
-					}
-					a.Tags = append(a.Tags, s)
-				}
-				iter.Done()
-			default:
-				return a, fmt.Errorf("agent has no field %q (name, user, tags, addr)", key)
-			}
-		}
-		if a.Name == "" {
-			return a, fmt.Errorf("agent needs a name")
-		}
-		if a.User == "" {
-			a.User = a.Name
-		}
-		return a, nil
-	}
-	return action.Agent{}, fmt.Errorf("agent must be None, a name or a dict, got %s", v.Type())
-}

@@ -22,6 +22,8 @@ type Result struct {
 	Elapsed time.Duration
 	// Judged is the time spent waiting for judges.
 	Judged time.Duration
+	// Judges are the answers of the judges the hook asked, in order.
+	Judges []builtins.Consultation
 }
 
 // Call runs hook on act on a thread of its own, with the gateway's step
@@ -35,6 +37,8 @@ func (p *Policy) Call(ctx context.Context, hook starlark.Callable, act *action.A
 	builtins.SetContext(thread, ctx)
 	b := startBudget(thread, p.Gateway.HookTimeout)
 	builtins.SetBudget(thread, b)
+	consulted := &builtins.Consultations{}
+	builtins.SetConsultations(thread, consulted)
 	stop := context.AfterFunc(ctx, func() { thread.Cancel("the agent went away") })
 
 	start := time.Now()
@@ -43,7 +47,7 @@ func (p *Policy) Call(ctx context.Context, hook starlark.Callable, act *action.A
 	stop()
 	judged := b.finish()
 
-	r := Result{Elapsed: total - judged, Judged: judged}
+	r := Result{Elapsed: total - judged, Judged: judged, Judges: consulted.List()}
 	if err == nil {
 		if v, ok := res.(*builtins.Verdict); ok {
 			r.Verdict = v.V

@@ -158,3 +158,21 @@ def check(a):
 		p.Call(ctx, fn, act)
 	}
 }
+
+// TestHookCannotChangeGatewaySettings: gateway() declares, like http(); a
+// hook that calls it must not switch the running gateway to observe mode
+// or to passing unknown hosts through.
+func TestHookCannotChangeGatewaySettings(t *testing.T) {
+	p, fn := loadHook(t, `
+def sneaky(a):
+    gateway(mode = "observe", unknown_hosts = "passthrough")
+    return deny("no")
+`, "sneaky")
+	res := p.Call(context.Background(), fn, testAction())
+	if res.Verdict.Allowed || res.Verdict.Reason != action.PolicyError {
+		t.Errorf("verdict %+v, want the policy error", res.Verdict)
+	}
+	if p.Gateway.Observe() || p.Gateway.UnknownHosts != "deny" {
+		t.Errorf("a hook changed the gateway settings: %+v", p.Gateway)
+	}
+}

@@ -29,6 +29,8 @@ func (d *declarations) builtins() starlark.StringDict {
 		"gateway":  starlark.NewBuiltin("gateway", d.gateway),
 		"http":     starlark.NewBuiltin("http", d.http),
 		"postgres": starlark.NewBuiltin("postgres", d.postgres),
+		"tailnet":  starlark.NewBuiltin("tailnet", d.tailnet),
+		"agent":    starlark.NewBuiltin("agent", d.agent),
 
 		"kubernetes":  starlark.NewBuiltin("kubernetes", d.kubernetes),
 		"clickhouse":  starlark.NewBuiltin("clickhouse", d.clickhouse),
@@ -39,6 +41,20 @@ func (d *declarations) builtins() starlark.StringDict {
 // AddSecret records a secret handle created while loading.
 func (d *declarations) AddSecret(s *builtins.Secret) {
 	d.policy.Secrets = append(d.policy.Secrets, s)
+}
+
+// AddJudge records a judge declared while loading.
+func (d *declarations) AddJudge(j *builtins.Judge) {
+	d.policy.Judges = append(d.policy.Judges, j)
+}
+
+// SetVault records vault.config.
+func (d *declarations) SetVault(c *builtins.VaultConfig) error {
+	if d.policy.Vault != nil {
+		return fmt.Errorf("called twice; configure Vault once")
+	}
+	d.policy.Vault = c
+	return nil
 }
 
 // finish checks what can only be checked once everything is declared.
@@ -61,6 +77,22 @@ func (d *declarations) finish() error {
 			return fmt.Errorf("port %d is declared by both endpoint %q and endpoint %q", ep.Port, other, ep.Name)
 		}
 		ports[ep.Port] = ep.Name
+	}
+	return checkDashboardJudges(d.policy.Judges)
+}
+
+// checkDashboardJudges refuses two dashboard approvers with one name: the
+// dashboard tells whose approvers may decide an approval by the name.
+func checkDashboardJudges(judges []*builtins.Judge) error {
+	at := map[string]string{}
+	for _, j := range judges {
+		if j.Kind != "dashboard" {
+			continue
+		}
+		if pos, ok := at[j.Name]; ok {
+			return fmt.Errorf("dashboard.approver %q is declared at %s and at %s: give each a distinct name = \"...\"", j.Name, pos, j.Pos)
+		}
+		at[j.Name] = j.Pos
 	}
 	return nil
 }

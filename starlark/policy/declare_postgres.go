@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"go.starlark.net/starlark"
 
@@ -15,7 +16,8 @@ import (
 //	def postgres(name, port, upstream, user, on_query, database = None,
 //	             password = None, tls = "verify-full", ca = None,
 //	             agent_tls = True, max_message = "64MiB",
-//	             max_query = "1MiB"):
+//	             agent_tls = True, max_message = "64MiB",
+//	             max_query = "1MiB", max_hold_in_transaction = None):
 //
 // postgres declares a Postgres database that agents reach on port of the
 // gateway (0 picks a free port). upstream is the real server, "host" or
@@ -29,10 +31,17 @@ import (
 // gateway's CA. max_message bounds one message from an agent; max_query
 // (at most max_message, which is its default when smaller than 1MiB) the
 // SQL text of one statement message that ward analyses (longer text is
-// refused: analysis needs some 300 bytes of memory per byte).
+// refused: analysis needs some 300 bytes of memory per byte). user may be
+// a secret too (dynamic credentials: vault.read(path, "username") with
+// password = vault.read(path, "password")). max_hold_in_transaction bounds
+// how long judges may hold a statement sent inside an open transaction,
+// whose locks stay held while someone decides; past it the statement is
+// denied.
 func (d *declarations) postgres(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		name, upstream, user string
+		userArg              starlark.Value
+		maxHold              starlark.Value = starlark.None
 		port                 int
 		onQuery              starlark.Callable
 		database             starlark.Value = starlark.None
@@ -43,16 +52,32 @@ func (d *declarations) postgres(thread *starlark.Thread, b *starlark.Builtin, ar
 		maxQuery             = size(-1) // default: 1MiB, or max_message if smaller
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
-		"name", &name, "port", &port, "upstream", &upstream, "user", &user, "on_query", &onQuery,
+		"name", &name, "port", &port, "upstream", &upstream, "user", &userArg, "on_query", &onQuery,
 		"database?", &database, "password?", &password, "tls?", &tls, "ca?", &ca,
-		"agent_tls?", &agentTLS, "max_message?", &maxMessage, "max_query?", &maxQuery); err != nil {
+		"agent_tls?", &agentTLS, "max_message?", &maxMessage, "max_query?", &maxQuery,
+		"max_hold_in_transaction?", &maxHold); err != nil {
 		return nil, err
 	}
 	if maxQuery < 0 {
 		maxQuery = min(1<<20, maxMessage)
 	}
-	set := &PostgresSettings{User: user, Password: password, TLS: tls, AgentTLS: agentTLS, MaxMessage: int64(maxMessage),
-		MaxQuery: int64(maxQuery)}
+	var userSecret *builtins.Secret
+	switch u := userArg.(type) {
+	case starlark.String:
+		user = string(u)
+	case *builtins.Secret:
+		userSecret, user = u, u.String()
+	default:
+		return nil, fmt.Errorf("%s: user must be a role name or a secret, got %s", b.Name(), userArg.Type())
+	}
+	var hold duration
+	if maxHold != starlark.None {
+		if err := hold.Unpack(maxHold); err != nil {
+			return nil, fmt.Errorf("%s: max_hold_in_transaction: %v", b.Name(), err)
+		}
+	}
+	set := &PostgresSettings{User: user, UserSecret: userSecret, Password: password, TLS: tls, AgentTLS: agentTLS,
+		MaxMessage: int64(maxMessage), MaxQuery: int64(maxQuery), MaxHoldInTransaction: time.Duration(hold)}
 	if database != starlark.None {
 		s, ok := starlark.AsString(database)
 		if !ok || s == "" {

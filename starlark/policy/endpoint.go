@@ -83,11 +83,22 @@ func ParseHostPattern(s string) (HostPattern, error) {
 	if w, ok := strings.CutPrefix(host, "*."); ok {
 		hp.Wildcard, host = true, w
 	}
-	hp.Host = strings.TrimSuffix(host, ".")
+	hp.Host = CanonicalHost(host)
 	if !ValidHost(hp.Host) {
 		return hp, fmt.Errorf("host %q: %q is not a host name or IP address", s, hp.Host)
 	}
 	return hp, nil
+}
+
+// CanonicalHost is the one spelling of a host name or IP address that
+// routing compares: lowercase, without a trailing dot, an IP address in
+// its shortest form ("::ffff:10.0.0.1" is "10.0.0.1", "0:0::1" is "::1").
+func CanonicalHost(h string) string {
+	h = strings.TrimSuffix(strings.ToLower(h), ".")
+	if ip := net.ParseIP(h); ip != nil {
+		return ip.String()
+	}
+	return h
 }
 
 // ValidHost reports whether h is an IP address or a DNS name made of

@@ -29,9 +29,18 @@ type Policy struct {
 	Hash      string   // sha256 over the files' paths and contents
 	Gateway   Gateway
 	Endpoints []*Endpoint
+	// Tailnet is set when the policy calls tailnet(...).
+	Tailnet *Tailnet
+	// Agents are the local agent credentials agent(...) declares.
+	Agents []*Agent
 	// Secrets lists every secret handle created while loading, in order.
 	// The gateway resolves them all at start; tests never do.
 	Secrets []*builtins.Secret
+	// Judges lists every judge declared while loading, in order. The
+	// gateway starts the services behind them; tests stub them.
+	Judges []*builtins.Judge
+	// Vault is vault.config, or nil (VAULT_ADDR / VAULT_TOKEN apply).
+	Vault *builtins.VaultConfig
 	// Globals are the main file's frozen globals (test functions, for
 	// `ward test`).
 	Globals starlark.StringDict

@@ -1,6 +1,10 @@
 package policy
 
-import "github.com/wardproject/ward/builtins"
+import (
+	"time"
+
+	"github.com/wardproject/ward/builtins"
+)
 
 // PostgresSettings holds what a postgres(...) declaration sets beyond the fields
 // every endpoint shares.
@@ -9,9 +13,13 @@ type PostgresSettings struct {
 	// name it in its startup message.
 	Database string
 	// User is the role the gateway logs in as upstream; Password its
-	// secret (nil: the server must not ask for one).
-	User     string
-	Password *builtins.Secret
+	// secret (nil: the server must not ask for one). When the role is
+	// itself a secret (dynamic credentials: vault.read(…, "username")),
+	// UserSecret is set and User is its handle ("<secret vault:…>"), which
+	// is what hooks and the audit log see.
+	User       string
+	UserSecret *builtins.Secret
+	Password   *builtins.Secret
 	// TLS is the upstream TLS mode: "verify-full", "require" or "disable".
 	TLS string
 	// AgentTLS is true when agents may negotiate TLS with the gateway
@@ -23,6 +31,10 @@ type PostgresSettings struct {
 	// analyses, in bytes (analysis takes some 300 bytes of memory per
 	// byte of SQL); longer text is refused.
 	MaxQuery int64
+	// MaxHoldInTransaction bounds how long judges may hold a statement
+	// sent inside an open transaction (its locks stay held meanwhile);
+	// 0: only the judges' own timeouts.
+	MaxHoldInTransaction time.Duration
 }
 
 // Postgres upstream TLS modes.

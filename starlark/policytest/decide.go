@@ -26,7 +26,11 @@ func decide(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		return nil, err
 	}
 	p := policy.ThreadPolicy(thread)
-	v, err := Decide(context.Background(), p, av.Action())
+	ctx := context.Background()
+	if a := builtins.AskerOf(thread); a != nil {
+		ctx = builtins.WithAsker(ctx, a) // the test's judge stubs
+	}
+	v, err := Decide(ctx, p, av.Action())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/wardproject/ward/builtins"
 	"github.com/wardproject/ward/protocols/action"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/starlark/policy"
@@ -30,7 +32,11 @@ type Fixture struct {
 	Endpoint string          `json:"endpoint"`
 	Agent    action.Agent    `json:"agent"`
 	Raw      json.RawMessage `json:"raw"`
-	Expect   Expect          `json:"expect"`
+	// Judges are the answers the judges gave when the action was recorded,
+	// in the order they were asked; a replay answers with them instead of
+	// asking anyone.
+	Judges []JudgeAnswer `json:"judges,omitempty"`
+	Expect Expect        `json:"expect"`
 }
 
 // Expect is a fixture's expected verdict.
@@ -57,6 +63,15 @@ func FromRecord(rec audit.Record) (*Fixture, error) {
 		return nil, fmt.Errorf("action %s was not decided by the policy: only decided actions make fixtures", rec.ID)
 	}
 	f.Expect.Reason = rec.Reason
+	if len(rec.Details) > 0 {
+		var d struct {
+			Judges []JudgeAnswer `json:"judges"`
+		}
+		if err := json.Unmarshal(rec.Details, &d); err != nil {
+			return nil, fmt.Errorf("action %s: judge details: %w", rec.ID, err)
+		}
+		f.Judges = d.Judges
+	}
 	return f, nil
 }
 
@@ -126,7 +141,11 @@ func (r *Runner) runFixture(ctx context.Context, path string) Result {
 		act.ID = "fixture"
 	}
 	res.Name = facts.Summary()
-	got := p.Call(ctx, ep.Hooks[ep.Hook], act).Verdict
+	rp := &replay{answers: f.Judges, used: make([]bool, len(f.Judges))}
+	got := p.Call(builtins.WithAsker(ctx, rp), ep.Hooks[ep.Hook], act).Verdict
+	if len(rp.missing) > 0 {
+		return fail("%s", strings.Join(rp.missing, "; "))
+	}
 	gotVerdict := "deny"
 	if got.Allowed {
 		gotVerdict = "allow"

@@ -3,8 +3,12 @@ package policytest
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"go.starlark.net/starlark"
+
+	"github.com/wardproject/ward/builtins"
+	"github.com/wardproject/ward/protocols/action"
 )
 
 // tValue is the t passed to each test_* function.
@@ -17,6 +21,10 @@ import (
 //	                                 # match; returns the error message
 //	def t.fail(msg):                 # fails the test
 //	def t.log(*args):                # prints with the test's output in -v mode
+//	def t.judge(judge, verdict, reason = "", decided_by = ""):
+//	                                 # stubs a judge: its ask() answers verdict
+//	                                 # ("allow" or "deny"); a judge asked
+//	                                 # without a stub fails the test
 //
 // A failure is recorded and the test goes on, like Go's t.Errorf.
 type tValue struct {
@@ -24,11 +32,15 @@ type tValue struct {
 	failures []string
 	logs     []string
 	methods  starlark.StringDict
+	stubs    *stubs
+	mu       sync.Mutex // guards failures added by judges' stubs
 }
 
 func newT(name string) *tValue {
 	t := &tValue{name: name}
+	t.stubs = &stubs{t: t, by: map[*builtins.Judge]action.Verdict{}}
 	t.methods = starlark.StringDict{
+		"judge": starlark.NewBuiltin("t.judge", t.judge),
 		"eq":    starlark.NewBuiltin("t.eq", t.eq),
 		"true":  starlark.NewBuiltin("t.true", t.isTrue),
 		"fails": starlark.NewBuiltin("t.fails", t.fails),
@@ -40,7 +52,13 @@ func newT(name string) *tValue {
 
 func (t *tValue) failf(thread *starlark.Thread, format string, args ...any) {
 	pos := thread.CallFrame(1).Pos
-	t.failures = append(t.failures, fmt.Sprintf("%s: %s", pos, fmt.Sprintf(format, args...)))
+	t.addFailure(fmt.Sprintf("%s: %s", pos, fmt.Sprintf(format, args...)))
+}
+
+func (t *tValue) addFailure(msg string) {
+	t.mu.Lock()
+	t.failures = append(t.failures, msg)
+	t.mu.Unlock()
 }
 
 func withMsg(msg string) string {

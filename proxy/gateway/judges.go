@@ -1,0 +1,199 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wardproject/ward/builtins"
+	"github.com/wardproject/ward/judges"
+	"github.com/wardproject/ward/judges/approval"
+	"github.com/wardproject/ward/judges/llm"
+	"github.com/wardproject/ward/judges/slack"
+	"github.com/wardproject/ward/judges/webhook"
+	"github.com/wardproject/ward/proxy"
+	"github.com/wardproject/ward/proxy/audit"
+	"github.com/wardproject/ward/starlark/policy"
+)
+
+// judgeServices are the gateway-wide parts of the judges: the approval
+// queue, the Slack hub (Socket Mode connections, click routing) and the
+// webhook hub, and the callback server they share. They live as long as
+// the gateway; each snapshot builds its judges on them.
+type judgeServices struct {
+	queue    *approval.Queue
+	slack    *slack.Hub
+	webhook  *webhook.Hub
+	callback *http.Server
+	cbLn     net.Listener
+	// recovered are the approvals a previous run left pending, closed on
+	// start; their Slack messages are updated once judges exist.
+	recovered []audit.Approval
+}
+
+// startJudges opens the approval queue, closes what a previous run left
+// pending, and serves the callback port when the policy has one.
+func (g *Gateway) startJudges(ctx context.Context, gw policy.Gateway) error {
+	js := &judgeServices{}
+	js.queue = approval.New(g.store, approval.Options{Owner: g.journal.ID(), Logger: g.logger})
+	closed, err := js.queue.Recover(ctx, "gateway restarted")
+	if err != nil {
+		return fmt.Errorf("close approvals left pending by the last run: %w", err)
+	}
+	if len(closed) > 0 {
+		g.logger.Warn("approvals left pending by the last run were denied", "count", len(closed), "reason", "gateway restarted")
+	}
+	js.recovered = closed
+	js.slack = slack.NewHub(js.queue, g.logger)
+	js.webhook = webhook.NewHub(js.queue, g.logger)
+	js.slack.APIURL, js.slack.HTTPClient = g.opts.SlackAPIURL, g.opts.JudgeHTTPClient
+	js.webhook.HTTPClient = g.opts.JudgeHTTPClient
+	g.judges = js
+	if gw.CallbackPort == 0 {
+		return nil
+	}
+	addr := net.JoinHostPort(gw.Bind, strconv.Itoa(gw.CallbackPort))
+	ln, err := g.listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s for callbacks: %w", addr, err)
+	}
+	js.cbLn = ln
+	base := gw.CallbackURL
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+	js.webhook.CallbackBase = strings.TrimSuffix(base, "/")
+	mux := http.NewServeMux()
+	mux.Handle("/slack/interactivity", &slack.Interactivity{Hub: js.slack, Secrets: g.signingSecrets})
+	mux.Handle(webhook.CallbackPath, js.webhook)
+	js.callback = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := js.callback.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			g.logger.Error("callback server stopped", "error", err)
+		}
+	}()
+	g.logger.Info("callbacks listening", "addr", ln.Addr().String(), "url", base)
+	return nil
+}
+
+// CallbackAddr is the address of the callback port, or nil.
+func (g *Gateway) CallbackAddr() net.Addr {
+	if g.judges == nil || g.judges.cbLn == nil {
+		return nil
+	}
+	return g.judges.cbLn.Addr()
+}
+
+// snapshotJudges builds the judges of snap's policy on the gateway's
+// services, with snap's secrets.
+func (g *Gateway) snapshotJudges(snap *proxy.Snapshot) error {
+	p := snap.Policy
+	if len(p.Judges) == 0 {
+		return nil
+	}
+	js := g.judges
+	mask := g.masker()
+	a := &asker{judges: map[*builtins.Judge]judges.Judge{}}
+	var signing []string
+	var approvers []*slack.Approver
+	for _, j := range p.Judges {
+		switch j.Kind {
+		case "llm":
+			s := j.LLM
+			cfg := llm.Config{Model: s.Model, BaseURL: s.BaseURL, Prompt: s.Prompt, CacheTTL: s.CacheTTL,
+				HTTPClient: g.opts.JudgeHTTPClient, Mask: mask}
+			if s.APIKey != nil {
+				cfg.APIKey = string(snap.Secret(s.APIKey))
+			}
+			a.judges[j] = llm.New(cfg)
+		case "slack":
+			s := j.Slack
+			if s.AppToken == nil && p.Gateway.CallbackPort == 0 {
+				return fmt.Errorf("%s (%s) takes clicks over HTTP interactivity (signing_secret, no app_token): set gateway(callback_port = N) and point the Slack app's Request URL at it", j.Name, j.Pos)
+			}
+			cfg := slack.Config{Name: j.Name, Channel: s.Channel, BotToken: string(snap.Secret(s.BotToken)), Approvers: s.Approvers, Mask: mask}
+			if s.AppToken != nil {
+				cfg.AppToken = string(snap.Secret(s.AppToken))
+			}
+			if s.SigningSecret != nil {
+				cfg.SigningSecret = string(snap.Secret(s.SigningSecret))
+				signing = append(signing, cfg.SigningSecret)
+			}
+			ap := js.slack.NewApprover(cfg)
+			approvers = append(approvers, ap)
+			a.judges[j] = ap
+		case "webhook":
+			s := j.Webhook
+			a.judges[j] = js.webhook.NewApprover(webhook.Config{Name: j.Name, URL: s.URL, Secret: snap.Secret(s.Secret), Mask: mask})
+		case "dashboard":
+			d, err := g.dashboardJudge(p, j.Name, j.Pos)
+			if err != nil {
+				return err
+			}
+			a.judges[j] = d
+		default:
+			return fmt.Errorf("%s: unknown judge kind %q", j.Name, j.Kind)
+		}
+	}
+	a.signing = signing
+	snap.Judges = a
+	if len(js.recovered) > 0 {
+		closed := js.recovered
+		js.recovered = nil
+		go js.slack.Recovered(context.Background(), closed, approvers)
+	}
+	return nil
+}
+
+// masker scrubs every secret the gateway holds from text judges send out.
+func (g *Gateway) masker() judges.Masker {
+	return func(s string) string { return g.redact.Redact(s) }
+}
+
+// stopJudges denies what is still waiting and stops the services.
+func (g *Gateway) stopJudges(ctx context.Context) error {
+	js := g.judges
+	if js == nil {
+		return nil
+	}
+	js.queue.Shutdown("gateway shutting down")
+	var err error
+	if js.callback != nil {
+		err = js.callback.Shutdown(ctx)
+	}
+	return errors.Join(err, js.slack.Close())
+}
+
+// signingSecrets are the Slack signing secrets of the policy being served.
+func (g *Gateway) signingSecrets() []string {
+	if g.engine == nil {
+		return nil
+	}
+	if a, ok := g.engine.Snapshot().Judges.(*asker); ok {
+		return a.signing
+	}
+	return nil
+}
+
+// asker answers hooks' questions with the snapshot's judges.
+type asker struct {
+	judges  map[*builtins.Judge]judges.Judge
+	signing []string // Slack signing secrets
+}
+
+// Ask asks the running judge; it never fails (failures are denials).
+func (a *asker) Ask(ctx context.Context, j *builtins.Judge, q builtins.Question) (builtins.Answer, error) {
+	jj, ok := a.judges[j]
+	if !ok {
+		return builtins.Answer{Verdict: judges.Deny("error", j.Name+" is not running", nil).Verdict}, nil
+	}
+	out := jj.Decide(ctx, judges.Request{Action: q.Action, Note: q.Note, Timeout: q.Timeout, TimeoutReason: q.TimeoutReason})
+	return builtins.Answer{Verdict: out.Verdict, Details: out.Details}, nil
+}

@@ -1,0 +1,132 @@
+package proxy
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/wardproject/ward/protocols/action"
+)
+
+// ErrUnidentified is wrapped by every error an Identifier returns: the
+// agent could not be named, and nothing it sent may be proxied.
+var ErrUnidentified = errors.New("agent not identified")
+
+// Credential is what an agent presented on a local listener to say who it
+// is: HTTP Proxy-Authorization Basic gives Name and Password; a database
+// login gives Password (Name empty: the password alone names the agent).
+type Credential struct {
+	Name     string
+	Password string
+}
+
+// Identifier names the agent behind a connection. Every protocol server
+// calls it before it proxies any byte of the connection (HTTP: for each
+// request or CONNECT, since the credential travels in each), with the
+// connection as accepted from the listener and the credential the agent
+// presented, or nil when it presented none. An error wraps ErrUnidentified
+// and its text may be shown to the agent.
+type Identifier func(conn net.Conn, cred *Credential) (action.Agent, error)
+
+// IdentifiedConn is a connection whose peer the transport has identified
+// (the tailnet, by WhoIs) before handing it to a protocol server.
+type IdentifiedConn struct {
+	net.Conn
+	Agent action.Agent
+}
+
+// CloseWrite half-closes the connection when the underlying one can.
+func (c *IdentifiedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}
+
+// NetConn returns the underlying connection.
+func (c *IdentifiedConn) NetConn() net.Conn { return c.Conn }
+
+// PeerAgent returns the identity the transport established for c (looking
+// through wrappers that have a NetConn method, such as *tls.Conn), and
+// false for a connection from a local listener.
+func PeerAgent(c net.Conn) (action.Agent, bool) {
+	for range 8 {
+		switch v := c.(type) {
+		case *IdentifiedConn:
+			return v.Agent, true
+		case interface{ NetConn() net.Conn }:
+			c = v.NetConn()
+		default:
+			return action.Agent{}, false
+		}
+	}
+	return action.Agent{}, false
+}
+
+// NeedsCredential reports whether the agent behind conn must present a
+// credential: it came through a local listener and the policy declares
+// agents. Protocol servers ask for one (a database password prompt) only
+// then.
+func (e *Engine) NeedsCredential(conn net.Conn) bool {
+	if _, ok := PeerAgent(conn); ok {
+		return false
+	}
+	return len(e.Snapshot().agents) > 0
+}
+
+// Identify is the gateway's Identifier. A connection the transport
+// identified (the tailnet) is that peer, whatever credential it presents.
+// On a local listener, when the policy declares agents, cred must name one
+// of them (the name, when given, and the password must match); when it
+// declares none, the agent is "local".
+func (e *Engine) Identify(conn net.Conn, cred *Credential) (action.Agent, error) {
+	if a, ok := PeerAgent(conn); ok {
+		return a, nil
+	}
+	addr := ""
+	if conn != nil && conn.RemoteAddr() != nil {
+		addr = conn.RemoteAddr().String()
+	}
+	agents := e.Snapshot().agents
+	if len(agents) == 0 {
+		return action.LocalAgent(addr), nil
+	}
+	if cred == nil || cred.Password == "" {
+		return action.Agent{}, fmt.Errorf("%w: this gateway requires an agent credential (HTTP: Proxy-Authorization Basic with the agent's name and password; databases: the agent's password)", ErrUnidentified)
+	}
+	if a := matchAgent(agents, cred); a != nil {
+		return a.identity(addr), nil
+	}
+	e.logger.Warn("agent credential rejected", "claimed", cred.Name, "addr", addr)
+	return action.Agent{}, fmt.Errorf("%w: unknown agent or wrong password", ErrUnidentified)
+}
+
+// localAgent is a declared agent with its resolved password.
+type localAgent struct {
+	agent    action.Agent
+	password []byte
+}
+
+func (l *localAgent) identity(addr string) action.Agent {
+	a := l.agent
+	a.Addr = addr
+	return a
+}
+
+// matchAgent compares cred with every agent in constant time per
+// password, so timing does not tell which agent was close.
+func matchAgent(agents []*localAgent, cred *Credential) *localAgent {
+	var found *localAgent
+	for _, a := range agents {
+		pw := subtle.ConstantTimeCompare(a.password, []byte(cred.Password))
+		name := 1
+		if cred.Name != "" {
+			name = subtle.ConstantTimeCompare([]byte(a.agent.Name), []byte(cred.Name))
+		}
+		if pw&name == 1 {
+			found = a
+		}
+	}
+	return found
+}
