@@ -112,7 +112,7 @@ func waitSessions(t *testing.T, db *testDB, want int) {
 func TestBadInput(t *testing.T) {
 	db := newDB(t, "scram")
 	g := startGateway(t, db, `postgres(name = "db", port = 0, upstream = "127.0.0.1:5432", database = "DB_NAME",
-         user = "DB_ROLE", password = secrets.env("DB_PASSWORD"), tls = "disable", on_query = check, max_message = "64KiB")`)
+         user = "DB_ROLE", password = secrets.env("DB_PASSWORD"), tls = "disable", on_query = check, max_message = "128KiB", max_query = "64KiB")`)
 
 	t.Run("garbage before startup", func(t *testing.T) {
 		c := g.raw(false)
@@ -139,7 +139,7 @@ func TestBadInput(t *testing.T) {
 	})
 	t.Run("oversized message", func(t *testing.T) {
 		c := g.raw(true)
-		c.send(&pgproto3.Query{String: "SELECT '" + strings.Repeat("x", 100<<10) + "'"})
+		c.send(&pgproto3.Query{String: "SELECT '" + strings.Repeat("x", 200<<10) + "'"})
 		if out := c.closedWithin(5 * time.Second); !strings.Contains(out, "54000") || !strings.Contains(out, "max_message") {
 			t.Errorf("reply to an oversized message: %q", out)
 		}
@@ -157,6 +157,37 @@ func TestBadInput(t *testing.T) {
 		c.send(&pgproto3.Query{String: "SELECT pg_sleep(30)"})
 		time.Sleep(200 * time.Millisecond)
 		c.conn.Close()
+		waitSessions(t, db, 0)
+	})
+	t.Run("deeply nested statement", func(t *testing.T) {
+		// 60 kB of a+b+c… once crashed the gateway in libpg_query.
+		c := g.raw(true)
+		c.send(&pgproto3.Query{String: "SELECT " + strings.Repeat("1+", 30000) + "1"})
+		msgs := c.until(func(m pgproto3.BackendMessage) bool { _, ok := m.(*pgproto3.ReadyForQuery); return ok })
+		if e, ok := msgs[0].(*pgproto3.ErrorResponse); !ok || e.Code != "42501" || !strings.Contains(e.Message, "nest") {
+			t.Fatalf("reply to a deeply nested statement: %+v", msgs)
+		}
+		c.send(&pgproto3.Query{String: "SELECT 1"})
+		c.until(func(m pgproto3.BackendMessage) bool { _, ok := m.(*pgproto3.ReadyForQuery); return ok })
+		c.send(&pgproto3.Terminate{})
+		c.closedWithin(5 * time.Second)
+		waitSessions(t, db, 0)
+	})
+	t.Run("statement text over max_query", func(t *testing.T) {
+		// Analysis takes some 300 bytes of memory per byte of SQL: a
+		// message up to max_message (64 MiB by default) would exhaust the
+		// gateway's memory before any policy ran (the default max_query is
+		// 1 MiB; 64 KiB here).
+		c := g.raw(true)
+		c.send(&pgproto3.Query{String: strings.Repeat("SELECT 1;", 64<<10/9+1)})
+		msgs := c.until(func(m pgproto3.BackendMessage) bool { _, ok := m.(*pgproto3.ReadyForQuery); return ok })
+		if e, ok := msgs[0].(*pgproto3.ErrorResponse); !ok || e.Code != "42501" || !strings.Contains(e.Message, "max_query") {
+			t.Fatalf("reply to a statement text over max_query: %+v", msgs[0])
+		}
+		c.send(&pgproto3.Query{String: "SELECT 1"})
+		c.until(func(m pgproto3.BackendMessage) bool { _, ok := m.(*pgproto3.ReadyForQuery); return ok })
+		c.send(&pgproto3.Terminate{})
+		c.closedWithin(5 * time.Second)
 		waitSessions(t, db, 0)
 	})
 	t.Run("fastpath function call", func(t *testing.T) {

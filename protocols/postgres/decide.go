@@ -36,6 +36,13 @@ type outcome struct {
 // errBarrier is the reason given while a computed setting is in flight.
 const errBarrier = "a statement that sets a run-time parameter named at run time is still running; wait for its result (Sync) before sending more"
 
+// errBusy is the reason given for text that reads differently under other
+// settings while earlier statements still run (one of them may change a
+// setting where ward cannot see it; the server reports that only when done).
+const errBusy = "the server would read this text differently if an earlier statement, still running, changed standard_conforming_strings " +
+	"or client_encoding (it has a backslash in a '…' string, or a non-ASCII character right before punctuation); " +
+	"send it after the earlier results (Sync), or write such strings as E'…' or in dollar quotes"
+
 // onQuery decides a simple-protocol Query.
 func (sess *session) onQuery(m *pgproto3.Query) error {
 	o := sess.check(m.String)
@@ -44,6 +51,7 @@ func (sess *session) onQuery(m *pgproto3.Query) error {
 	}
 	sess.apply(o)
 	sess.syncsSent++
+	sess.batchRuns = false // the RFQ of this Query follows everything before it
 	if o.analysis != nil && slices.Contains(o.analysis.Verbs, "begin") {
 		sess.beganAt = sess.syncsSent
 	}
@@ -95,6 +103,10 @@ func (sess *session) onBind(m *pgproto3.Bind) error {
 
 // check analyses sql and decides it.
 func (sess *session) check(sql string) outcome {
+	if len(sql) > sess.maxQuery {
+		return sess.refuse(sql, fmt.Sprintf("the statement text is %d bytes, more than max_query (%d bytes): "+
+			"send less at once (COPY for bulk data), or raise max_query in the policy", len(sql), sess.maxQuery))
+	}
 	if sess.rfqs.Load() < sess.barrierAt {
 		return sess.refuse(sql, errBarrier)
 	}
@@ -104,6 +116,9 @@ func (sess *session) check(sql string) outcome {
 	}
 	if err != nil {
 		return sess.refuse(sql, err.Error())
+	}
+	if a.ReadsDifferently() && !sess.idle() {
+		return sess.refuse(sql, errBusy)
 	}
 	if len(a.Statements) == 0 {
 		// An empty query does nothing; the server answers EmptyQueryResponse.
@@ -173,6 +188,12 @@ func (sess *session) newAction(sql string, a *sqlfacts.Analysis, refs map[string
 	act := sess.srv.Engine.NewAction("postgres", sess.srv.Endpoint, sess.agent)
 	act.Facts, act.Raw = q, q.Raw()
 	return act
+}
+
+// idle reports whether the server has finished everything forwarded so
+// far (and so reported any change of its settings).
+func (sess *session) idle() bool {
+	return !sess.batchRuns && sess.rfqs.Load() >= sess.syncsSent
 }
 
 // inTransaction reports whether the session is inside a transaction

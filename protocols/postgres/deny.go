@@ -46,6 +46,7 @@ func (sess *session) newMarker(reason, actionID, code string) string {
 func (sess *session) denySimple(reason, actionID, code string) error {
 	token := sess.newMarker(reason, actionID, code)
 	sess.syncsSent++
+	sess.batchRuns = false
 	return sess.forward(&pgproto3.Query{String: token}, true)
 }
 

@@ -65,16 +65,21 @@ func (sess *session) handleFront(msg pgproto3.FrontendMessage) error {
 	case *pgproto3.Parse:
 		return sess.onParse(m)
 	case *pgproto3.Bind:
+		sess.batchRuns = true
 		return sess.onBind(m)
 	case *pgproto3.Close:
 		if m.ObjectType == 'S' {
 			delete(sess.prepared, m.Name)
 		}
 		return sess.forward(m, false)
-	case *pgproto3.Describe, *pgproto3.Execute:
+	case *pgproto3.Describe:
+		return sess.forward(m, false)
+	case *pgproto3.Execute:
+		sess.batchRuns = true
 		return sess.forward(m, false)
 	case *pgproto3.Sync:
 		sess.syncsSent++
+		sess.batchRuns = false
 		return sess.forward(m, true)
 	case *pgproto3.Flush, *pgproto3.CopyDone, *pgproto3.CopyFail:
 		return sess.forward(m, true)

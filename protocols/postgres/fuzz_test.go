@@ -67,7 +67,7 @@ func fuzzSession(srv *Server, agentBytes, upBytes []byte) *session {
 	go io.Copy(io.Discard, upPeer)
 	sess := &session{srv: srv, agentConn: agentConn, be: pgproto3.NewBackend(bytes.NewReader(agentBytes), io.Discard),
 		up:   &upstream{conn: upConn, fe: pgproto3.NewFrontend(bytes.NewReader(upBytes), io.Discard), addr: "127.0.0.1:1"},
-		user: "u", database: "d", maxMessage: 1 << 16, prepared: map[string]*prepared{}, nonce: "00ff"}
+		user: "u", database: "d", maxMessage: 1 << 16, maxQuery: 1 << 16, prepared: map[string]*prepared{}, nonce: "00ff"}
 	sess.ctx, sess.stop = context.WithCancel(context.Background())
 	sess.aw.conn = agentConn
 	sess.be.SetMaxBodyLen(sess.maxMessage)

@@ -123,10 +123,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.ln != nil {
 		s.ln.Close()
 	}
+	sessions := make([]*session, 0, len(s.sessions))
 	for sess := range s.sessions {
-		sess.terminate("57P01", "ward: the gateway is shutting down")
+		sessions = append(sessions, sess)
 	}
 	s.mu.Unlock()
+	for _, sess := range sessions {
+		go sess.terminate("57P01", "ward: the gateway is shutting down")
+	}
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()

@@ -30,6 +30,7 @@ type session struct {
 	database   string
 	key        cancelKey
 	maxMessage int
+	maxQuery   int // SQL text longer than this is refused unanalysed
 	ctx        context.Context
 	stop       context.CancelFunc
 
@@ -44,6 +45,7 @@ type session struct {
 	syncsSent  int64 // Query, Sync and FunctionCall messages forwarded
 	beganAt    int64 // syncsSent when a BEGIN was last forwarded
 	barrierAt  int64 // no new statement until this many ReadyForQuery
+	batchRuns  bool  // a Bind or Execute was forwarded since the last Sync or Query
 
 	// Shared with the relay.
 	status  atomic.Uint32 // last ReadyForQuery status
@@ -151,7 +153,8 @@ func (s *Server) open(snap *proxy.Snapshot, ep *policy.Endpoint, st *startup) (*
 		return nil, withCode("08006", fmt.Errorf("cannot log in to the database: %w", err))
 	}
 	sess := &session{srv: s, agentConn: st.conn, be: st.be, up: up, agent: agent, user: ep.Postgres.User,
-		database: database, maxMessage: int(ep.Postgres.MaxMessage), prepared: map[string]*prepared{}}
+		database: database, maxMessage: int(ep.Postgres.MaxMessage), maxQuery: int(ep.Postgres.MaxQuery),
+		prepared: map[string]*prepared{}}
 	sess.ctx, sess.stop = context.WithCancel(context.Background())
 	sess.aw.conn = st.conn
 	var rnd [12]byte
@@ -214,10 +217,12 @@ func (sess *session) close() {
 
 // terminate sends the agent a FATAL error and closes the session.
 func (sess *session) terminate(code, msg string) {
+	// The relay may hold aw.mu in a write to an agent that does not read;
+	// a deadline ends that write (and bounds this one).
+	sess.aw.conn.SetWriteDeadline(time.Now().Add(time.Second))
 	sess.aw.mu.Lock()
 	if !sess.aw.closed {
 		sess.aw.buf, _ = (&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: code, Message: msg}).Encode(sess.aw.buf)
-		sess.aw.conn.SetWriteDeadline(time.Now().Add(time.Second))
 		sess.aw.conn.Write(sess.aw.buf)
 		sess.aw.buf = sess.aw.buf[:0]
 		sess.aw.closed = true

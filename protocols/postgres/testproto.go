@@ -102,6 +102,9 @@ func postgresEndpoint(p *policy.Policy, name string) (*policy.Endpoint, error) {
 
 // build analyses a recorded or constructed action as the session would.
 func (p *testProto) build(ep *policy.Endpoint, raw *Raw) (*Query, error) {
+	if limit := ep.Postgres.MaxQuery; int64(len(raw.SQL)) > limit {
+		return nil, fmt.Errorf("the statement text is %d bytes, more than max_query (%d bytes)", len(raw.SQL), limit)
+	}
 	preparedFacts := map[string]*sqlfacts.Statement{}
 	names := make([]string, 0, len(raw.Prepared))
 	for name := range raw.Prepared {

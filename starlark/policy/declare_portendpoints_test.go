@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,5 +73,35 @@ func TestKubernetesSettings(t *testing.T) {
 	if ep.Protocol != "kubernetes" || s.Server.Host != "10.0.0.1:6443" || s.Server.Path != "/prefix" || s.ClientCert == nil ||
 		s.Namespace != "apps" || ep.Inject != nil || len(p.Secrets) != 2 {
 		t.Errorf("endpoint = %+v, settings = %+v", ep, s)
+	}
+}
+
+func TestPostgresMaxQuery(t *testing.T) {
+	const decl = `postgres(name = "p", port = 0, upstream = "db", user = "u", on_query = lambda q: allow()%s)` + "\n"
+	for _, tc := range []struct {
+		args string
+		want int64
+		err  string
+	}{
+		{"", 1 << 20, ""},
+		{`, max_query = "256KiB"`, 256 << 10, ""},
+		{`, max_message = "2MiB", max_query = "2MiB"`, 2 << 20, ""},
+		{`, max_message = "64KiB"`, 64 << 10, ""},
+		{`, max_message = "64KiB", max_query = "1MiB"`, 0, "max_query must be between 1KiB and max_message"},
+		{`, max_query = "512B"`, 0, "max_query must be between"},
+	} {
+		p, err := loadString(t, fmt.Sprintf(decl, tc.args))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: error = %v, want %q", tc.args, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.args, err)
+		}
+		if got := p.Endpoint("p").Postgres.MaxQuery; got != tc.want {
+			t.Errorf("%s: max_query = %d, want %d", tc.args, got, tc.want)
+		}
 	}
 }

@@ -16,7 +16,8 @@ import (
 //	def postgres(name, port, upstream, user, on_query, database = None,
 //	             password = None, tls = "verify-full", ca = None,
 //	             agent_tls = True, max_message = "64MiB",
-//	             max_hold_in_transaction = None):
+//	             agent_tls = True, max_message = "64MiB",
+//	             max_query = "1MiB", max_hold_in_transaction = None):
 //
 // postgres declares a Postgres database that agents reach on port of the
 // gateway (0 picks a free port). upstream is the real server, "host" or
@@ -27,7 +28,10 @@ import (
 // without checking, "disable" uses plain TCP. database, when set, is the
 // only database agents may ask for. on_query(q) decides every statement
 // message. agent_tls offers TLS to agents with a certificate from the
-// gateway's CA. max_message bounds one message from an agent. user may be
+// gateway's CA. max_message bounds one message from an agent; max_query
+// (at most max_message, which is its default when smaller than 1MiB) the
+// SQL text of one statement message that ward analyses (longer text is
+// refused: analysis needs some 300 bytes of memory per byte). user may be
 // a secret too (dynamic credentials: vault.read(path, "username") with
 // password = vault.read(path, "password")). max_hold_in_transaction bounds
 // how long judges may hold a statement sent inside an open transaction,
@@ -45,12 +49,17 @@ func (d *declarations) postgres(thread *starlark.Thread, b *starlark.Builtin, ar
 		tls                  = PostgresTLSVerifyFull
 		agentTLS             = true
 		maxMessage           = size(64 << 20)
+		maxQuery             = size(-1) // default: 1MiB, or max_message if smaller
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
 		"name", &name, "port", &port, "upstream", &upstream, "user", &userArg, "on_query", &onQuery,
 		"database?", &database, "password?", &password, "tls?", &tls, "ca?", &ca,
-		"agent_tls?", &agentTLS, "max_message?", &maxMessage, "max_hold_in_transaction?", &maxHold); err != nil {
+		"agent_tls?", &agentTLS, "max_message?", &maxMessage, "max_query?", &maxQuery,
+		"max_hold_in_transaction?", &maxHold); err != nil {
 		return nil, err
+	}
+	if maxQuery < 0 {
+		maxQuery = min(1<<20, maxMessage)
 	}
 	var userSecret *builtins.Secret
 	switch u := userArg.(type) {
@@ -68,7 +77,7 @@ func (d *declarations) postgres(thread *starlark.Thread, b *starlark.Builtin, ar
 		}
 	}
 	set := &PostgresSettings{User: user, UserSecret: userSecret, Password: password, TLS: tls, AgentTLS: agentTLS,
-		MaxMessage: int64(maxMessage), MaxHoldInTransaction: time.Duration(hold)}
+		MaxMessage: int64(maxMessage), MaxQuery: int64(maxQuery), MaxHoldInTransaction: time.Duration(hold)}
 	if database != starlark.None {
 		s, ok := starlark.AsString(database)
 		if !ok || s == "" {
@@ -91,6 +100,8 @@ func (d *declarations) postgres(thread *starlark.Thread, b *starlark.Builtin, ar
 		return nil, fmt.Errorf("%s: ca is only used with tls = \"verify-full\"", b.Name())
 	case maxMessage < 1<<10 || maxMessage > 1<<30:
 		return nil, fmt.Errorf("%s: max_message must be between 1KiB and 1GiB", b.Name())
+	case maxQuery < 1<<10 || maxQuery > maxMessage:
+		return nil, fmt.Errorf("%s: max_query must be between 1KiB and max_message", b.Name())
 	}
 	if err := checkHook(b, "on_query", onQuery); err != nil {
 		return nil, err

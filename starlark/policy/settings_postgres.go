@@ -27,6 +27,10 @@ type PostgresSettings struct {
 	AgentTLS bool
 	// MaxMessage bounds one protocol message from an agent, in bytes.
 	MaxMessage int64
+	// MaxQuery bounds the SQL text of one Query or Parse that ward
+	// analyses, in bytes (analysis takes some 300 bytes of memory per
+	// byte of SQL); longer text is refused.
+	MaxQuery int64
 	// MaxHoldInTransaction bounds how long judges may hold a statement
 	// sent inside an open transaction (its locks stay held meanwhile);
 	// 0: only the judges' own timeouts.

@@ -21,6 +21,9 @@ var ErrUnanalysable = errors.New("cannot analyse")
 // run is the state of one analysis.
 type run struct {
 	depth int
+	// deferred is > 0 while analysing SQL that does not run with the
+	// statement (a function body, EXPLAIN's target).
+	deferred int
 	// consts holds the locations of constants in the message text;
 	// sensitive those whose value a fact depends on.
 	consts, sensitive map[int32]bool
@@ -55,6 +58,9 @@ func (r *run) parse(sql string, exact bool) ([]Statement, []bounds, error) {
 		return nil, nil, fmt.Errorf("%w: SQL nested more than %d levels deep", ErrUnanalysable, maxDepth)
 	}
 	defer func() { r.depth-- }()
+	if tooDeep(sql) {
+		return nil, nil, fmt.Errorf("%w: expressions nest more than %d levels deep", ErrUnanalysable, maxNesting)
+	}
 	tree, err := pg.Parse(sql)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrUnanalysable, err)

@@ -35,13 +35,19 @@ func (z *Analyzer) Analyze(sql string) (*Analysis, error) {
 		key = cacheKey(sql, lits)
 		if e := z.cache.get(key); e != nil && e.matches(sql, lits) {
 			z.hits.Add(1)
-			return e.instantiate(sql, lits), nil
+			a := e.instantiate(sql, lits)
+			a.settingDependent = readsDifferently(sql, lits, lexed)
+			return a, nil
 		}
 	}
 	z.misses.Add(1)
 	a, where, r, err := analyse(sql)
-	if err != nil || !lexed {
-		return a, err
+	if err != nil {
+		return nil, err
+	}
+	a.settingDependent = readsDifferently(sql, lits, lexed)
+	if !lexed {
+		return a, nil
 	}
 	e := &entry{key: string(key), src: sql, a: a, where: where, lits: append([]span(nil), lits...),
 		abstract: make([]bool, len(lits)), size: 2*len(sql) + 256}

@@ -37,25 +37,36 @@ func (e *entry) matches(sql string, lits []span) bool {
 func (e *entry) instantiate(sql string, lits []span) *Analysis {
 	out := *e.a
 	out.Statements = make([]Statement, len(e.a.Statements))
+	m := offsetMap{from: e.lits, to: lits}
 	for k := range e.a.Statements {
 		out.Statements[k] = e.a.Statements[k]
-		start, end := e.mapOffset(e.where[k].start, lits), e.mapOffset(e.where[k].end, lits)
+		start, end := m.next(e.where[k].start), m.next(e.where[k].end)
 		out.Statements[k].Text = trimSpace(sql[start:end])
 	}
 	return &out
 }
 
-// mapOffset maps an offset in e.src to the same place in a text whose
-// literals are lits.
-func (e *entry) mapOffset(off int, lits []span) int {
-	delta := 0
-	for i, l := range e.lits {
-		if l.end > off {
-			break
-		}
-		delta += (lits[i].end - lits[i].start) - (l.end - l.start)
+// offsetMap maps offsets in a text whose literals are from to the same
+// places in a text whose literals are to. Asked for offsets in increasing
+// order (statements come in order), mapping them all costs one pass.
+type offsetMap struct {
+	from, to []span
+	i        int // literals wholly before the last offset asked for
+	delta    int // how much longer to is up to there
+	last     int
+}
+
+func (m *offsetMap) next(off int) int {
+	if off < m.last {
+		m.i, m.delta = 0, 0 // out of order: start over
 	}
-	return off + delta
+	m.last = off
+	for m.i < len(m.from) && m.from[m.i].end <= off {
+		l := m.from[m.i]
+		m.delta += (m.to[m.i].end - m.to[m.i].start) - (l.end - l.start)
+		m.i++
+	}
+	return off + m.delta
 }
 
 // lru is a bounded least-recently-used map of entries, limited by count

@@ -75,6 +75,11 @@ type Analysis struct {
 	Operators          []string    `json:"operators,omitempty"`
 	Settings           []string    `json:"settings,omitempty"`
 	Writes             bool        `json:"writes,omitempty"`
+
+	// settingDependent is true when the text reads differently under
+	// other settings (see ReadsDifferently); it belongs to the text, not
+	// to a cache entry.
+	settingDependent bool
 }
 
 // DynamicSettings reports whether a statement may change a run-time

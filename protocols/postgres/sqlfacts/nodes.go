@@ -35,6 +35,7 @@ func (w *walker) node(m protoreflect.Message, inFrom bool) bool {
 		w.attributeCall(n.Fields, true)
 	case *pg.A_Indirection:
 		w.attributeCall(n.Indirection, false)
+		w.attributeSQL(n)
 	case *pg.IntoClause:
 		if w.effects() && n.Rel != nil {
 			w.st.Creates = append(w.st.Creates, strings.ToLower(n.Rel.Relname))
@@ -87,6 +88,7 @@ func (w *walker) node(m protoreflect.Message, inFrom bool) bool {
 		return true
 	case *pg.CreateFunctionStmt:
 		w.functionBody(n)
+		w.supportFunction(n.Options)
 	case *pg.ExecuteStmt:
 		if w.effects() {
 			w.st.Executes = append(w.st.Executes, n.Name)
@@ -138,7 +140,9 @@ func (w *walker) functionReference(m protoreflect.Message) {
 		if n.Itemtype == 2 { // OPCLASS_ITEM_FUNCTION
 			w.objectFunction(n.Name)
 		}
-	case *pg.DefineStmt, *pg.AlterTypeStmt, *pg.AlterOperatorStmt, *pg.CreateFdwStmt, *pg.AlterFdwStmt:
+	case *pg.AlterFunctionStmt:
+		w.supportFunction(n.Actions)
+	case *pg.DefineStmt, *pg.AlterTypeStmt, *pg.AlterOperatorStmt, *pg.CreateFdwStmt, *pg.AlterFdwStmt, *pg.CreateRangeStmt:
 		w.define = true
 		w.children(m)
 		w.define = false
@@ -170,13 +174,21 @@ func (w *walker) functionReference(m protoreflect.Message) {
 		w.addFunction([]string{"json_scalar"})
 	case *pg.JsonSerializeExpr:
 		w.addFunction([]string{"json_serialize"})
+	case *pg.MergeSupportFunc:
+		// The grammar ward parses with (Postgres 17) reads merge_action()
+		// as MERGE's own; a Postgres 15 or 16 server calls a function of
+		// that name.
+		w.addFunction([]string{"merge_action"})
 	case *pg.JsonFuncExpr:
-		w.addFunction([]string{strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(n.Op.String(), "JSON_"), "_OP"))})
+		// JSON_EXISTS_OP → json_exists: the name a Postgres 15 or 16
+		// server calls, where these are ordinary functions.
+		w.addFunction([]string{strings.ToLower(strings.TrimSuffix(n.Op.String(), "_OP"))})
 	}
 }
 
-// functionOptions are the options of CREATE OPERATOR/AGGREGATE/TYPE and
-// foreign-data wrappers that name functions the server will call.
+// functionOptions are the options of CREATE OPERATOR/AGGREGATE/TYPE, text
+// search parsers and templates and foreign-data wrappers that name
+// functions the server will call.
 var functionOptions = map[string]bool{
 	"function": true, "procedure": true, "restrict": true, "join": true,
 	"sfunc": true, "finalfunc": true, "combinefunc": true, "serialfunc": true, "deserialfunc": true,
@@ -184,6 +196,17 @@ var functionOptions = map[string]bool{
 	"input": true, "output": true, "receive": true, "send": true, "typmod_in": true, "typmod_out": true,
 	"analyze": true, "subscript": true, "handler": true, "validator": true,
 	"canonical": true, "subtype_diff": true, "multirange_type_name": false,
+	"start": true, "gettoken": true, "end": true, "lextypes": true, "headline": true, "init": true, "lexize": true,
+}
+
+// supportFunction records the planner support function of CREATE or
+// ALTER FUNCTION (called when calls to the function are planned).
+func (w *walker) supportFunction(options []*pg.Node) {
+	for _, o := range options {
+		if de := o.GetDefElem(); de != nil && de.Defname == "support" {
+			w.addFunction(defElemNames(de.Arg))
+		}
+	}
 }
 
 // defElemNames reads a function name given as an option value.

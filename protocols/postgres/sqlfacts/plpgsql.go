@@ -4,17 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 )
-
-// plpgsqlMu serialises PL/pgSQL parsing. libpg_query's PL/pgSQL entry
-// point redirects the process's stderr (file descriptor 2) to a pipe while
-// it compiles, which is process-wide state: two concurrent calls would
-// restore each other's descriptors wrongly. This is the one package-level
-// variable here, and it guards exactly that C global.
-var plpgsqlMu sync.Mutex
 
 // plExpr is one SQL expression or statement inside a PL/pgSQL body.
 type plExpr struct {
@@ -53,13 +45,16 @@ func (w *walker) doBlock(n *pg.DoStmt) {
 		w.fail("DO block in language %q: ward can only analyse plpgsql", lang)
 		return
 	}
+	if !w.checkRunTimeText(body, "DO block") {
+		return
+	}
 	w.plpgsql("DO "+dollarQuote(body), "DO block", true)
 }
 
 // functionBody records what a function's body would call when the
 // function runs (its effects come later, so they are not counted now).
 func (w *walker) functionBody(n *pg.CreateFunctionStmt) {
-	lang, body := "sql", ""
+	lang, body, hasBody := "sql", "", false
 	for _, o := range n.Options {
 		de := o.GetDefElem()
 		if de == nil {
@@ -68,16 +63,17 @@ func (w *walker) functionBody(n *pg.CreateFunctionStmt) {
 		switch de.Defname {
 		case "language":
 			if s := de.Arg.GetString_(); s != nil {
-				lang = strings.ToLower(s.Sval)
+				lang = s.Sval // the server looks the name up as given
 			}
 		case "as":
+			hasBody = true
 			if l := de.Arg.GetList(); l != nil && len(l.Items) == 1 && l.Items[0].GetString_() != nil {
 				body = l.Items[0].GetString_().Sval
 			}
 		}
 	}
-	if body == "" {
-		return // SQL-standard body (visited as part of the tree) or object file
+	if !hasBody {
+		return // SQL-standard body, visited as part of the tree
 	}
 	w.noEffect++
 	defer func() { w.noEffect-- }()
@@ -86,15 +82,21 @@ func (w *walker) functionBody(n *pg.CreateFunctionStmt) {
 		w.embed(body, "function body")
 	case "plpgsql":
 		w.plpgsql(w.src, "function body", false) // src is this statement's text
+	default:
+		// internal and c name a symbol (LANGUAGE internal AS
+		// 'pg_read_file_all' is pg_read_file under another name); other
+		// languages run code ward cannot read.
+		w.fail("function body in language %q: ward can only analyse sql and plpgsql, so it could not report what the function calls", lang)
 	}
 }
 
 // plpgsql parses the PL/pgSQL in src (one DO or CREATE FUNCTION statement)
 // and absorbs the facts of every SQL expression in it.
 func (w *walker) plpgsql(src, where string, effects bool) {
-	plpgsqlMu.Lock()
+	// libpg_query keeps its parser state per thread and, as vendored by
+	// pg_query_go (built with DEBUG), leaves stderr alone, so calls may
+	// run concurrently (TestConcurrentAnalysisKeepsStderr).
 	out, err := pg.ParsePlPgSqlToJSON(src)
-	plpgsqlMu.Unlock()
 	if err != nil {
 		w.fail("%s: %v", where, err)
 		return
@@ -179,6 +181,10 @@ func (w *walker) plExpression(e plExpr, where string) {
 // dynamicSQL analyses the string a PL/pgSQL EXECUTE runs, which must be a
 // constant: SQL built at run time cannot be seen in advance.
 func (w *walker) dynamicSQL(expr, where string) {
+	if tooDeep(expr) {
+		w.fail("%s EXECUTE: expressions nest more than %d levels deep", where, maxNesting)
+		return
+	}
 	tree, err := pg.Parse("SELECT " + expr)
 	if err == nil && len(tree.Stmts) == 1 {
 		if sel := tree.Stmts[0].Stmt.GetSelectStmt(); sel != nil && len(sel.TargetList) == 1 && len(sel.FromClause) == 0 {

@@ -8,39 +8,6 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// specialFunction refines the facts of calls whose arguments matter:
-// set_config changes a setting; some functions run SQL or read tables
-// named by a string argument.
-func (w *walker) specialFunction(n *pg.FuncCall) {
-	names := strVals(n.Funcname)
-	if len(names) == 0 {
-		return
-	}
-	name := strings.ToLower(names[len(names)-1])
-	arg := func(i int) *pg.Node {
-		if i < len(n.Args) {
-			return n.Args[i]
-		}
-		return nil
-	}
-	switch name {
-	case "set_config":
-		w.markSensitive(n.Args)
-		w.setConfig(arg(0), arg(1))
-	case "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "ts_stat":
-		w.embeddedSQL(name, arg(0))
-	case "ts_rewrite":
-		if len(n.Args) == 2 {
-			w.embeddedSQL(name, arg(1))
-		}
-	case "table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema":
-		w.tableArgument(name, arg(0))
-	case "database_to_xml", "database_to_xmlschema", "database_to_xml_and_xmlschema",
-		"schema_to_xml", "schema_to_xmlschema", "schema_to_xml_and_xmlschema":
-		w.fail("%s reads every table of a schema or database; ward cannot tell which", name)
-	}
-}
-
 // setConfig records set_config(name, value, is_local).
 func (w *walker) setConfig(nameArg, valueArg *pg.Node) {
 	name, ok := constString(nameArg)
@@ -193,99 +160,6 @@ func markConsts(m protoreflect.Message, into map[int32]bool) {
 		}
 		return true
 	})
-}
-
-// embeddedSQL analyses SQL passed as a string to a function that runs it.
-func (w *walker) embeddedSQL(fn string, arg *pg.Node) {
-	if arg != nil {
-		w.markSensitive([]*pg.Node{arg})
-	}
-	sql, ok := constString(arg)
-	if !ok {
-		w.fail("%s runs SQL computed at run time; ward cannot see what it would run", fn)
-		return
-	}
-	w.embed(sql, fn)
-}
-
-// embed analyses sql that the statement runs and absorbs its facts.
-func (w *walker) embed(sql, where string) {
-	stmts, err := w.run.statements(sql, false)
-	if err != nil {
-		w.fail("%s: %v", where, err)
-		return
-	}
-	for i := range stmts {
-		w.st.absorbNested(&stmts[i], w.effects())
-	}
-}
-
-// tableArgument records the table a function reads by name.
-func (w *walker) tableArgument(fn string, arg *pg.Node) {
-	if arg != nil {
-		w.markSensitive([]*pg.Node{arg})
-	}
-	name, ok := constString(arg)
-	if !ok {
-		w.fail("%s reads a table named at run time; ward cannot tell which", fn)
-		return
-	}
-	parts, ok := qualifiedName(name)
-	if !ok {
-		w.fail("%s: cannot read %q as a table name", fn, name)
-		return
-	}
-	w.addTable(parts...)
-}
-
-// qualifiedName splits a possibly quoted, dotted name as regclass input
-// does: unquoted parts are folded to lowercase.
-func qualifiedName(s string) ([]string, bool) {
-	var parts []string
-	s = strings.TrimSpace(s)
-	for {
-		var part string
-		if strings.HasPrefix(s, `"`) {
-			end := 1
-			var b strings.Builder
-			for {
-				i := strings.IndexByte(s[end:], '"')
-				if i < 0 {
-					return nil, false
-				}
-				b.WriteString(s[end : end+i])
-				end += i + 1
-				if end < len(s) && s[end] == '"' {
-					b.WriteByte('"')
-					end++
-					continue
-				}
-				break
-			}
-			part, s = b.String(), s[end:]
-		} else {
-			end := 0
-			for end < len(s) && (isIdentCont(s[end])) {
-				end++
-			}
-			if end == 0 || !isIdentStart(s[0]) {
-				return nil, false
-			}
-			part, s = strings.ToLower(s[:end]), s[end:]
-		}
-		if part == "" {
-			return nil, false
-		}
-		parts = append(parts, part)
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return parts, len(parts) <= 3
-		}
-		if s[0] != '.' {
-			return nil, false
-		}
-		s = strings.TrimSpace(s[1:])
-	}
 }
 
 // explain records EXPLAIN: its target's tables and functions always, its
