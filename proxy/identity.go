@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -78,8 +79,11 @@ func (e *Engine) NeedsCredential(conn net.Conn) bool {
 // Identify is the gateway's Identifier. A connection the transport
 // identified (the tailnet) is that peer, whatever credential it presents.
 // On a local listener, when the policy declares agents, cred must name one
-// of them (the name, when given, and the password must match); when it
-// declares none, the agent is "local".
+// of them (the name, when given, and the password must match), and it
+// counts only if it did not cross the network in the clear: the
+// connection is TLS or comes from loopback. When the policy declares none,
+// a connection from loopback is "local" and any other is refused: a peer
+// elsewhere on the network is not this machine.
 func (e *Engine) Identify(conn net.Conn, cred *Credential) (action.Agent, error) {
 	if a, ok := PeerAgent(conn); ok {
 		return a, nil
@@ -90,7 +94,13 @@ func (e *Engine) Identify(conn net.Conn, cred *Credential) (action.Agent, error)
 	}
 	agents := e.Snapshot().agents
 	if len(agents) == 0 {
+		if !Loopback(conn) {
+			return action.Agent{}, fmt.Errorf("%w: only loopback connections are trusted here (%s is not); agents elsewhere connect over the tailnet, or present a declared agent(...)'s credential over TLS", ErrUnidentified, addr)
+		}
 		return action.LocalAgent(addr), nil
+	}
+	if !Private(conn) {
+		return action.Agent{}, fmt.Errorf("%w: agent credentials are not accepted in the clear from %s: connect from loopback, over TLS, or over the tailnet", ErrUnidentified, addr)
 	}
 	if cred == nil || cred.Password == "" {
 		return action.Agent{}, fmt.Errorf("%w: this gateway requires an agent credential (HTTP: Proxy-Authorization Basic with the agent's name and password; databases: the agent's password)", ErrUnidentified)
@@ -100,6 +110,35 @@ func (e *Engine) Identify(conn net.Conn, cred *Credential) (action.Agent, error)
 	}
 	e.logger.Warn("agent credential rejected", "claimed", cred.Name, "addr", addr)
 	return action.Agent{}, fmt.Errorf("%w: unknown agent or wrong password", ErrUnidentified)
+}
+
+// Loopback reports whether conn comes from a loopback address.
+func Loopback(conn net.Conn) bool {
+	if conn == nil {
+		return false
+	}
+	a, ok := conn.RemoteAddr().(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
+}
+
+// Private reports whether what an agent sends on conn stays private: the
+// connection is TLS (looking through wrappers with a NetConn method), or
+// it comes from loopback.
+func Private(conn net.Conn) bool {
+	if Loopback(conn) {
+		return true
+	}
+	for range 8 {
+		switch v := conn.(type) {
+		case *tls.Conn:
+			return true
+		case interface{ NetConn() net.Conn }:
+			conn = v.NetConn()
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // localAgent is a declared agent with its resolved password.

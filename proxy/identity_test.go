@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,12 +21,24 @@ agent(name = "bot", password = secrets.env("WARD_TEST_BOT_PW"), tags = ["tag:age
 agent(name = "intern", password = secrets.env("WARD_TEST_INTERN_PW"))
 `
 
-// pipeConn is a connection from a local listener.
+// pipeConn is a connection from a local listener, from loopback.
 func pipeConn(t *testing.T) net.Conn {
+	return fromAddr(t, "127.0.0.1:40000")
+}
+
+// fromAddr is a connection from a local listener whose peer is addr.
+func fromAddr(t *testing.T, addr string) net.Conn {
 	a, b := net.Pipe()
 	t.Cleanup(func() { a.Close(); b.Close() })
-	return a
+	return addrConn{Conn: a, remote: net.TCPAddrFromAddrPort(netip.MustParseAddrPort(addr))}
 }
+
+type addrConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c addrConn) RemoteAddr() net.Addr { return c.remote }
 
 func TestIdentifyLocalAgents(t *testing.T) {
 	t.Setenv("WARD_TEST_BOT_PW", "bot-password")
@@ -116,5 +130,50 @@ func TestAgentsMustNotSharePasswords(t *testing.T) {
 	_, err = NewSnapshot(context.Background(), p, same)
 	if err == nil || !strings.Contains(err.Error(), `agents "a" and "b" have the same password`) || strings.Contains(err.Error(), "same-password") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestIdentifyTrustsOnlyPrivateChannels: an agent credential counts only
+// where it did not cross the network in the clear (loopback or TLS), and
+// without declared agents only loopback is "local": a peer elsewhere on
+// the network is not this machine.
+func TestIdentifyTrustsOnlyPrivateChannels(t *testing.T) {
+	t.Setenv("WARD_TEST_BOT_PW", "bot-password")
+	t.Setenv("WARD_TEST_INTERN_PW", "intern-password")
+	agents, _, _ := newEngine(t, agentsPolicy)
+	none, _, _ := newEngine(t, denyAll)
+	bot := &Credential{Name: "bot", Password: "bot-password"}
+	remote := fromAddr(t, "192.0.2.7:5555")
+	tests := []struct {
+		name    string
+		e       *Engine
+		conn    net.Conn
+		cred    *Credential
+		want    string
+		wantErr string
+	}{
+		{name: "agents, loopback", e: agents, conn: fromAddr(t, "127.0.0.1:1"), cred: bot, want: "bot"},
+		{name: "agents, IPv6 loopback", e: agents, conn: fromAddr(t, "[::1]:1"), cred: bot, want: "bot"},
+		{name: "agents, remote over TLS", e: agents, conn: tls.Server(remote, &tls.Config{}), cred: bot, want: "bot"},
+		{name: "agents, remote in the clear", e: agents, conn: remote, cred: bot, wantErr: "in the clear"},
+		{name: "agents, remote, no credential", e: agents, conn: remote, wantErr: "in the clear"},
+		{name: "no agents, loopback", e: none, conn: fromAddr(t, "127.0.0.1:1"), want: "local"},
+		{name: "no agents, remote", e: none, conn: remote, wantErr: "only loopback"},
+		{name: "no agents, remote over TLS", e: none, conn: tls.Server(remote, &tls.Config{}), wantErr: "only loopback"},
+		{name: "no agents, no address", e: none, conn: nil, wantErr: "only loopback"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := tt.e.Identify(tt.conn, tt.cred)
+			if tt.wantErr != "" {
+				if !errors.Is(err, ErrUnidentified) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("agent %+v, err = %v, want %q", a, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || a.Name != tt.want {
+				t.Fatalf("agent = %+v, %v; want %s", a, err, tt.want)
+			}
+		})
 	}
 }
