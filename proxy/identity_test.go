@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/netip"
@@ -175,5 +176,140 @@ func TestIdentifyTrustsOnlyPrivateChannels(t *testing.T) {
 				t.Fatalf("agent = %+v, %v; want %s", a, err, tt.want)
 			}
 		})
+	}
+}
+
+// reloadAs publishes src as a new snapshot of e, with env for its secrets.
+func reloadAs(t *testing.T, e *Engine, src string, env map[string]string) *Snapshot {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ward.star")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load(path, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := builtins.Resolver{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	snap, err := NewSnapshot(context.Background(), p, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Publish(snap)
+	return snap
+}
+
+// TestIdentityIsCheckedAgainOnEveryAction: connections identify their agent
+// once (a CONNECT tunnel, a database session), so a reload that removes an
+// agent, changes its password, or starts requiring credentials must apply
+// to connections already open, or a revoked credential keeps working.
+func TestIdentityIsCheckedAgainOnEveryAction(t *testing.T) {
+	const allowAll = `http(name = "api", hosts = ["a.example"], on_request = lambda r: allow())`
+	const agents = allowAll + `
+agent(name = "bot", password = secrets.env("BOT_PW"), tags = ["tag:old"])
+agent(name = "intern", password = secrets.env("INTERN_PW"))
+`
+	pws := map[string]string{"BOT_PW": "bot-password", "INTERN_PW": "intern-password"}
+	tests := []struct {
+		name   string
+		before string // the policy the agent identified under
+		cred   *Credential
+		peer   bool // a tailnet connection
+		after  string
+		env    map[string]string
+		wantOK bool
+	}{
+		{name: "unchanged agent", before: agents, cred: &Credential{Name: "bot", Password: "bot-password"},
+			after: agents, env: pws, wantOK: true},
+		{name: "password changed", before: agents, cred: &Credential{Name: "bot", Password: "bot-password"},
+			after: agents, env: map[string]string{"BOT_PW": "rotated-password", "INTERN_PW": "intern-password"}},
+		{name: "agent removed", before: agents, cred: &Credential{Password: "intern-password"},
+			after: strings.Replace(agents, `agent(name = "intern"`, `# agent(name = "intern"`, 1), env: pws},
+		{name: "agents no longer declared", before: agents, cred: &Credential{Name: "bot", Password: "bot-password"},
+			after: allowAll},
+		{name: "local, then agents declared", before: allowAll, after: agents, env: pws},
+		{name: "local, unchanged", before: allowAll, after: allowAll, wantOK: true},
+		{name: "tailnet peer, agents declared", before: allowAll, peer: true, after: agents, env: pws, wantOK: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("BOT_PW", "bot-password")
+			t.Setenv("INTERN_PW", "intern-password")
+			e, _, _ := newEngine(t, tt.before)
+			conn := pipeConn(t)
+			if tt.peer {
+				conn = &IdentifiedConn{Conn: conn, Agent: action.Agent{Name: "laptop", User: "alice@example.com"}}
+			}
+			agent, err := e.Identify(conn, tt.cred)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap := reloadAs(t, e, tt.after, tt.env)
+			act := e.NewAction("http", "api", agent)
+			d, err := e.Decide(context.Background(), snap, snap.Policy.Endpoint("api"), "on_request", act)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Forward != tt.wantOK || d.Verdict.Allowed != tt.wantOK {
+				t.Fatalf("decision %+v, want forward %v", d, tt.wantOK)
+			}
+			if !tt.wantOK && (!strings.Contains(d.Verdict.Reason, "reconnect") || d.Verdict.DecidedBy != "gateway" || d.Recorded != "deny") {
+				t.Errorf("stale identity decided as %+v", d)
+			}
+		})
+	}
+}
+
+// TestStaleIdentityIsDeniedInObserveMode: observe mode lets denied actions
+// through, but an agent that is no longer identified is not let through.
+func TestStaleIdentityIsDeniedInObserveMode(t *testing.T) {
+	const observe = "gateway(mode = \"observe\")\n" + denyAll
+	e, _, _ := newEngine(t, observe)
+	agent, err := e.Identify(pipeConn(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := reloadAs(t, e, observe+"\nagent(name = \"bot\", password = secrets.env(\"BOT_PW\"))\n", map[string]string{"BOT_PW": "bot-password"})
+	d, err := e.Decide(context.Background(), snap, snap.Policy.Endpoint("api"), "on_request", e.NewAction("http", "api", agent))
+	if err != nil || d.Forward {
+		t.Fatalf("decision %+v, %v; want denied", d, err)
+	}
+}
+
+// TestReloadRefreshesDeclaredTags: an agent that is still valid after a
+// reload is seen with its current tags and caps.
+func TestReloadRefreshesDeclaredTags(t *testing.T) {
+	const src = `http(name = "api", hosts = ["a.example"], on_request = lambda r: allow(",".join(r.agent.tags)))
+agent(name = "bot", password = secrets.env("BOT_PW"), tags = ["TAGS"])
+`
+	t.Setenv("BOT_PW", "bot-password")
+	e, _, _ := newEngine(t, strings.Replace(src, "TAGS", "tag:old", 1))
+	agent, err := e.Identify(pipeConn(t), &Credential{Password: "bot-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := reloadAs(t, e, strings.Replace(src, "TAGS", "tag:new", 1), map[string]string{"BOT_PW": "bot-password"})
+	d, err := e.Decide(context.Background(), snap, snap.Policy.Endpoint("api"), "on_request", e.NewAction("http", "api", agent))
+	if err != nil || d.Verdict.Reason != "tag:new" {
+		t.Fatalf("decision %+v, %v; want the reloaded tags", d, err)
+	}
+}
+
+// TestProofIsNeverRecorded: what ties an action to its credential stays
+// in memory.
+func TestProofIsNeverRecorded(t *testing.T) {
+	t.Setenv("WARD_TEST_BOT_PW", "bot-password")
+	t.Setenv("WARD_TEST_INTERN_PW", "intern-password")
+	e, _, _ := newEngine(t, agentsPolicy)
+	agent, err := e.Identify(pipeConn(t), &Credential{Password: "bot-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if agent.Proof == "" {
+		t.Fatal("a declared agent has no proof")
+	}
+	js, _ := json.Marshal(agent)
+	if strings.Contains(string(js), agent.Proof) || strings.Contains(strings.ToLower(string(js)), "proof") {
+		t.Errorf("agent JSON %s carries the proof", js)
 	}
 }
