@@ -132,6 +132,12 @@ func (g *Gateway) snapshotJudges(snap *proxy.Snapshot) error {
 		case "webhook":
 			s := j.Webhook
 			a.judges[j] = js.webhook.NewApprover(webhook.Config{Name: j.Name, URL: s.URL, Secret: snap.Secret(s.Secret), Mask: mask})
+		case "dashboard":
+			d, err := g.dashboardJudge(p, j.Name, j.Pos)
+			if err != nil {
+				return err
+			}
+			a.judges[j] = d
 		default:
 			return fmt.Errorf("%s: unknown judge kind %q", j.Name, j.Kind)
 		}
