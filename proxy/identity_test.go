@@ -313,3 +313,25 @@ func TestProofIsNeverRecorded(t *testing.T) {
 		t.Errorf("agent JSON %s carries the proof", js)
 	}
 }
+
+// TestAgentPasswordMustNotBeACredentialTheGatewayUses: an agent holds its
+// password, so a password that is also an injected credential (or any
+// other secret of the policy) would hand the agent that credential.
+func TestAgentPasswordMustNotBeACredentialTheGatewayUses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ward.star")
+	src := `http(name = "api", hosts = ["a.example"], inject = bearer(secrets.env("API_TOKEN")), on_request = lambda r: allow())
+agent(name = "bot", password = secrets.env("BOT_PW"))
+`
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load(path, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := builtins.Resolver{LookupEnv: func(string) (string, bool) { return "one-value-for-both", true }}
+	_, err = NewSnapshot(context.Background(), p, same)
+	if err == nil || !strings.Contains(err.Error(), `agent "bot"'s password is also <secret env:API_TOKEN>`) || strings.Contains(err.Error(), "one-value") {
+		t.Fatalf("err = %v", err)
+	}
+}
