@@ -207,12 +207,15 @@ func (e *Engine) reidentify(snap *Snapshot, a action.Agent) (action.Agent, strin
 	return a, fmt.Sprintf("agent %s's credential changed or is no longer declared (the policy was reloaded): reconnect", a.Name)
 }
 
-// matchAgent compares cred with every agent in constant time per
-// password, so timing does not tell which agent was close.
+// matchAgent compares cred with every agent in constant time, digests of
+// equal length, so timing tells neither which agent was close nor how
+// long its password is.
 func matchAgent(agents []*localAgent, cred *Credential) *localAgent {
 	var found *localAgent
+	got := sha256.Sum256([]byte(cred.Password))
 	for _, a := range agents {
-		pw := subtle.ConstantTimeCompare(a.password, []byte(cred.Password))
+		want := sha256.Sum256(a.password)
+		pw := subtle.ConstantTimeCompare(want[:], got[:])
 		name := 1
 		if cred.Name != "" {
 			name = subtle.ConstantTimeCompare([]byte(a.agent.Name), []byte(cred.Name))
