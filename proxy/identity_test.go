@@ -7,14 +7,11 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/wardproject/ward/builtins"
 	"github.com/wardproject/ward/protocols/action"
-	"github.com/wardproject/ward/starlark/policy"
 )
 
 const agentsPolicy = denyAll + `
@@ -117,18 +114,9 @@ func TestIdentifyWithoutAgentsIsLocal(t *testing.T) {
 }
 
 func TestAgentsMustNotSharePasswords(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "ward.star")
-	src := denyAll + "\nagent(name = \"a\", password = secrets.env(\"PW_A\"))\nagent(name = \"b\", password = secrets.env(\"PW_B\"))\n"
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p, err := policy.Load(path, policy.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := loadPolicy(t, denyAll+"\nagent(name = \"a\", password = secrets.env(\"PW_A\"))\nagent(name = \"b\", password = secrets.env(\"PW_B\"))\n")
 	same := builtins.Resolver{LookupEnv: func(string) (string, bool) { return "same-password", true }}
-	_, err = NewSnapshot(context.Background(), p, same)
+	_, err := NewSnapshot(context.Background(), p, same)
 	if err == nil || !strings.Contains(err.Error(), `agents "a" and "b" have the same password`) || strings.Contains(err.Error(), "same-password") {
 		t.Fatalf("err = %v", err)
 	}
@@ -182,16 +170,8 @@ func TestIdentifyTrustsOnlyPrivateChannels(t *testing.T) {
 // reloadAs publishes src as a new snapshot of e, with env for its secrets.
 func reloadAs(t *testing.T, e *Engine, src string, env map[string]string) *Snapshot {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "ward.star")
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p, err := policy.Load(path, policy.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := builtins.Resolver{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
-	snap, err := NewSnapshot(context.Background(), p, r)
+	snap, err := NewSnapshot(context.Background(), loadPolicy(t, src), r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,19 +298,11 @@ func TestProofIsNeverRecorded(t *testing.T) {
 // password, so a password that is also an injected credential (or any
 // other secret of the policy) would hand the agent that credential.
 func TestAgentPasswordMustNotBeACredentialTheGatewayUses(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ward.star")
-	src := `http(name = "api", hosts = ["a.example"], inject = bearer(secrets.env("API_TOKEN")), on_request = lambda r: allow())
+	p := loadPolicy(t, `http(name = "api", hosts = ["a.example"], inject = bearer(secrets.env("API_TOKEN")), on_request = lambda r: allow())
 agent(name = "bot", password = secrets.env("BOT_PW"))
-`
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p, err := policy.Load(path, policy.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	same := builtins.Resolver{LookupEnv: func(string) (string, bool) { return "one-value-for-both", true }}
-	_, err = NewSnapshot(context.Background(), p, same)
+	_, err := NewSnapshot(context.Background(), p, same)
 	if err == nil || !strings.Contains(err.Error(), `agent "bot"'s password is also <secret env:API_TOKEN>`) || strings.Contains(err.Error(), "one-value") {
 		t.Fatalf("err = %v", err)
 	}
