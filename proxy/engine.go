@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -20,11 +21,13 @@ type Engine struct {
 	journal *audit.Journal
 	logger  *slog.Logger
 	now     func() time.Time // allow overriding time for tests
+	key     []byte           // keys agent proofs (action.Agent.Proof)
 }
 
 // NewEngine returns an engine that records into journal and serves snap.
 func NewEngine(journal *audit.Journal, snap *Snapshot, logger *slog.Logger) *Engine {
-	e := &Engine{journal: journal, logger: logger, now: time.Now}
+	e := &Engine{journal: journal, logger: logger, now: time.Now, key: make([]byte, 32)}
+	_, _ = rand.Read(e.key) // crypto/rand.Read never fails
 	e.snap.Store(snap)
 	return e
 }
@@ -59,6 +62,16 @@ func (e *Engine) NewAction(protocol, endpoint string, agent action.Agent) *actio
 // verdict to the audit journal before returning. When the journal cannot
 // be written the error is returned and the action must not be forwarded.
 func (e *Engine) Decide(ctx context.Context, snap *Snapshot, ep *policy.Endpoint, hook string, act *action.Action) (Decision, error) {
+	agent, stale := e.reidentify(snap, act.Agent)
+	if stale != "" {
+		// Not a policy verdict: observe mode does not let it through.
+		v := action.Verdict{Reason: stale, DecidedBy: "gateway"}
+		if err := e.Record(act, audit.VerdictDeny, v); err != nil {
+			return Decision{}, err
+		}
+		return Decision{Verdict: v, Recorded: audit.VerdictDeny}, nil
+	}
+	act.Agent = agent
 	fn, ok := ep.Hooks[hook]
 	var res policy.Result
 	if ok && fn != nil {

@@ -14,10 +14,10 @@ import (
 	"github.com/wardproject/ward/starlark/policy"
 )
 
-func newEngine(t *testing.T, src string) (*Engine, *audit.Journal, *Snapshot) {
+// loadPolicy loads src as a policy file.
+func loadPolicy(t *testing.T, src string) *policy.Policy {
 	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "ward.star")
+	path := filepath.Join(t.TempDir(), "ward.star")
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -25,6 +25,13 @@ func newEngine(t *testing.T, src string) (*Engine, *audit.Journal, *Snapshot) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+func newEngine(t *testing.T, src string) (*Engine, *audit.Journal, *Snapshot) {
+	t.Helper()
+	dir := t.TempDir()
+	p := loadPolicy(t, src)
 	snap, err := NewSnapshot(context.Background(), p, builtins.Resolver{})
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,16 @@
 package proxy
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 
 	"github.com/wardproject/ward/protocols/action"
 )
@@ -78,10 +84,14 @@ func (e *Engine) NeedsCredential(conn net.Conn) bool {
 // Identify is the gateway's Identifier. A connection the transport
 // identified (the tailnet) is that peer, whatever credential it presents.
 // On a local listener, when the policy declares agents, cred must name one
-// of them (the name, when given, and the password must match); when it
-// declares none, the agent is "local".
+// of them (the name, when given, and the password must match), and it
+// counts only if it did not cross the network in the clear: the
+// connection is TLS or comes from loopback. When the policy declares none,
+// a connection from loopback is "local" and any other is refused: a peer
+// elsewhere on the network is not this machine.
 func (e *Engine) Identify(conn net.Conn, cred *Credential) (action.Agent, error) {
 	if a, ok := PeerAgent(conn); ok {
+		a.Proof = proofTailnet
 		return a, nil
 	}
 	addr := ""
@@ -90,16 +100,53 @@ func (e *Engine) Identify(conn net.Conn, cred *Credential) (action.Agent, error)
 	}
 	agents := e.Snapshot().agents
 	if len(agents) == 0 {
-		return action.LocalAgent(addr), nil
+		if !Loopback(conn) {
+			return action.Agent{}, fmt.Errorf("%w: only loopback connections are trusted here (%s is not); agents elsewhere connect over the tailnet, or present a declared agent(...)'s credential over TLS", ErrUnidentified, addr)
+		}
+		a := action.LocalAgent(addr)
+		a.Proof = proofLocal
+		return a, nil
+	}
+	if !Private(conn) {
+		return action.Agent{}, fmt.Errorf("%w: agent credentials are not accepted in the clear from %s: connect from loopback, over TLS, or over the tailnet", ErrUnidentified, addr)
 	}
 	if cred == nil || cred.Password == "" {
 		return action.Agent{}, fmt.Errorf("%w: this gateway requires an agent credential (HTTP: Proxy-Authorization Basic with the agent's name and password; databases: the agent's password)", ErrUnidentified)
 	}
 	if a := matchAgent(agents, cred); a != nil {
-		return a.identity(addr), nil
+		return e.identity(a, addr), nil
 	}
 	e.logger.Warn("agent credential rejected", "claimed", cred.Name, "addr", addr)
 	return action.Agent{}, fmt.Errorf("%w: unknown agent or wrong password", ErrUnidentified)
+}
+
+// Loopback reports whether conn comes from a loopback address.
+func Loopback(conn net.Conn) bool {
+	if conn == nil {
+		return false
+	}
+	a, ok := conn.RemoteAddr().(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
+}
+
+// Private reports whether what an agent sends on conn stays private: the
+// connection is TLS (looking through wrappers with a NetConn method), or
+// it comes from loopback.
+func Private(conn net.Conn) bool {
+	if Loopback(conn) {
+		return true
+	}
+	for range 8 {
+		switch v := conn.(type) {
+		case *tls.Conn:
+			return true
+		case interface{ NetConn() net.Conn }:
+			conn = v.NetConn()
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // localAgent is a declared agent with its resolved password.
@@ -108,18 +155,67 @@ type localAgent struct {
 	password []byte
 }
 
-func (l *localAgent) identity(addr string) action.Agent {
+// Proofs of how an agent was identified (action.Agent.Proof); a declared
+// agent's is "agent:" and a keyed digest of its name and password.
+const (
+	proofTailnet = "tailnet"
+	proofLocal   = "local"
+)
+
+// identity is the agent l, connected from addr.
+func (e *Engine) identity(l *localAgent, addr string) action.Agent {
 	a := l.agent
-	a.Addr = addr
+	a.Tags, a.Caps = slices.Clone(a.Tags), maps.Clone(a.Caps)
+	a.Addr, a.Proof = addr, e.proof(l)
 	return a
 }
 
-// matchAgent compares cred with every agent in constant time per
-// password, so timing does not tell which agent was close.
+// proof ties an identity to the credential that established it. It is
+// keyed with the engine's random key, so it says nothing about the
+// password outside this process.
+func (e *Engine) proof(l *localAgent) string {
+	m := hmac.New(sha256.New, e.key)
+	m.Write([]byte(l.agent.Name))
+	m.Write([]byte{0})
+	m.Write(l.password)
+	return "agent:" + hex.EncodeToString(m.Sum(nil))
+}
+
+// reidentify checks an agent identified under an earlier policy against
+// snap, the policy deciding its action: connections identify once (a
+// CONNECT tunnel, a database session), and a reload that removes an agent,
+// changes its password or starts requiring credentials must reach them.
+// It returns the agent as snap declares it (current tags and caps), or why
+// it is no longer identified.
+func (e *Engine) reidentify(snap *Snapshot, a action.Agent) (action.Agent, string) {
+	switch {
+	case a.Proof == proofTailnet:
+		return a, ""
+	case len(snap.agents) == 0 && (a.Proof == proofLocal || a.Proof == ""):
+		return a, ""
+	case len(snap.agents) == 0:
+		return a, fmt.Sprintf("agent %s is no longer declared (the policy was reloaded): reconnect", a.Name)
+	}
+	for _, l := range snap.agents {
+		if l.agent.Name == a.Name && hmac.Equal([]byte(e.proof(l)), []byte(a.Proof)) {
+			return e.identity(l, a.Addr), ""
+		}
+	}
+	if a.Proof == proofLocal || a.Proof == "" {
+		return a, "the policy was reloaded and now requires an agent credential: reconnect with one"
+	}
+	return a, fmt.Sprintf("agent %s's credential changed or is no longer declared (the policy was reloaded): reconnect", a.Name)
+}
+
+// matchAgent compares cred with every agent in constant time, digests of
+// equal length, so timing tells neither which agent was close nor how
+// long its password is.
 func matchAgent(agents []*localAgent, cred *Credential) *localAgent {
 	var found *localAgent
+	got := sha256.Sum256([]byte(cred.Password))
 	for _, a := range agents {
-		pw := subtle.ConstantTimeCompare(a.password, []byte(cred.Password))
+		want := sha256.Sum256(a.password)
+		pw := subtle.ConstantTimeCompare(want[:], got[:])
 		name := 1
 		if cred.Name != "" {
 			name = subtle.ConstantTimeCompare([]byte(a.agent.Name), []byte(cred.Name))

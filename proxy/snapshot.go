@@ -59,7 +59,9 @@ func NewSnapshot(ctx context.Context, p *policy.Policy, r builtins.Resolver) (*S
 }
 
 // prepareAgents pairs each declared agent with its password. Two agents
-// with one password could not be told apart: that is an error.
+// with one password could not be told apart, and an agent holds its
+// password, so one that is also another secret of the policy (an injected
+// credential, say) would hand that secret to the agent: both are errors.
 func (s *Snapshot) prepareAgents() error {
 	for _, a := range s.Policy.Agents {
 		la := &localAgent{password: s.secrets[a.Password],
@@ -69,9 +71,24 @@ func (s *Snapshot) prepareAgents() error {
 				return fmt.Errorf("agents %q and %q have the same password: each agent needs its own", other.agent.Name, a.Name)
 			}
 		}
+		for sec, v := range s.secrets {
+			if sec != a.Password && !s.agentPassword(sec) && bytes.Equal(v, la.password) {
+				return fmt.Errorf("agent %q's password is also %s: an agent must not hold a secret the gateway uses; give it a password of its own", a.Name, sec)
+			}
+		}
 		s.agents = append(s.agents, la)
 	}
 	return nil
+}
+
+// agentPassword reports whether sec is a declared agent's password.
+func (s *Snapshot) agentPassword(sec *builtins.Secret) bool {
+	for _, a := range s.Policy.Agents {
+		if a.Password == sec {
+			return true
+		}
+	}
+	return false
 }
 
 // Secret returns the current value of sec; nil if the policy did not

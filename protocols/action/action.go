@@ -33,6 +33,11 @@ type Agent struct {
 	// it (arrays flattened, duplicates removed, in grant order), each value
 	// compact JSON. Declared agents have none.
 	Caps map[string][]json.RawMessage `json:"caps,omitempty"`
+	// Proof is how the gateway identified the agent, checked again on
+	// every action so that a policy reload applies to connections already
+	// open (see proxy.Engine.Identify). It is never recorded or shown to
+	// hooks.
+	Proof string `json:"-"`
 }
 
 // LocalAgent is the identity of an agent on a local listener when the policy

@@ -56,9 +56,7 @@ func New(engine *proxy.Engine, authority *ca.CA, logger *slog.Logger) *Proxy {
 	errLog := slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	p.outer = &http.Server{Handler: http.HandlerFunc(p.serveProxy), ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: errLog,
-		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, connKey{}, c)
-		}}
+		ConnContext: proxy.WithConn}
 	p.innerConn = newConnQueue()
 	p.inner = &http.Server{Handler: http.HandlerFunc(p.serveIntercepted), ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, ErrorLog: errLog,

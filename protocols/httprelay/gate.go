@@ -99,7 +99,7 @@ func NewGate(engine *proxy.Engine, endpoint string, proto Protocol, tlsConfig *t
 		MaxHeaderBytes: maxHeaderBytes, TLSConfig: tlsConfig,
 		ErrorLog:    slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 		BaseContext: func(net.Listener) context.Context { return base },
-		ConnContext: func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) }}
+		ConnContext: proxy.WithConn}
 	return g
 }
 

@@ -2,6 +2,8 @@ package agentenv
 
 import (
 	"bytes"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -13,18 +15,25 @@ import (
 var caVars = []string{"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"}
 
 // setCA writes the CA files and points the agent at them; it returns the
-// path of the gateway CA alone.
+// path of the gateway CA alone. Only CERTIFICATE blocks are copied: a
+// combined PEM (a certificate with its key) must not land in a file every
+// agent reads.
 func (e *Env) setCA(o Options) (string, error) {
-	ca := ensureNewline(o.CA)
+	ca, other := certificates(o.CA)
+	if len(ca) == 0 {
+		return "", errors.New("the gateway CA holds no certificate (pass --ca FILE with the output of `ward ca`)")
+	}
+	e.noteDropped("the gateway CA", other)
 	caPath, err := o.Files.Write("gateway-ca.pem", ca)
 	if err != nil {
 		return "", fmt.Errorf("write the gateway CA: %w", err)
 	}
-	bundle := append(ensureNewline(bytes.Clone(o.SystemRoots)), ca...)
-	if len(o.SystemRoots) == 0 {
+	roots, other := certificates(o.SystemRoots)
+	e.noteDropped("the system CA roots", other)
+	if len(roots) == 0 {
 		e.Notes = append(e.Notes, "no system CA roots found: the agent trusts only the gateway CA (hosts passed through unparsed will fail TLS)")
 	}
-	bundlePath, err := o.Files.Write("ca-bundle.pem", bundle)
+	bundlePath, err := o.Files.Write("ca-bundle.pem", append(roots, ca...))
 	if err != nil {
 		return "", fmt.Errorf("write the CA bundle: %w", err)
 	}
@@ -35,11 +44,27 @@ func (e *Env) setCA(o Options) (string, error) {
 	return caPath, nil
 }
 
-func ensureNewline(b []byte) []byte {
-	if len(b) > 0 && b[len(b)-1] != '\n' {
-		b = append(b, '\n')
+// certificates returns the CERTIFICATE blocks of data, re-encoded, and
+// the types of the other blocks it skipped.
+func certificates(data []byte) (certs []byte, other []string) {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return certs, other
+		}
+		if b.Type == "CERTIFICATE" {
+			certs = append(certs, pem.EncodeToMemory(&pem.Block{Type: b.Type, Bytes: b.Bytes})...)
+		} else {
+			other = append(other, b.Type)
+		}
 	}
-	return b
+}
+
+func (e *Env) noteDropped(what string, types []string) {
+	if len(types) > 0 {
+		e.Notes = append(e.Notes, fmt.Sprintf("%s also held %s (a private key or other non-certificate data): only its certificates were copied for the agent", what, strings.Join(types, ", ")))
+	}
 }
 
 // systemRootFiles are where distributions keep the system roots as PEM.

@@ -2,6 +2,7 @@ package agentenv
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -32,6 +33,12 @@ var protocolCredentials = map[string][]string{
 	"clickhouse": {"CLICKHOUSE_PASSWORD"},
 }
 
+// pgSteering are libpq variables that would take a client past the
+// gateway's PGHOST/PGPORT: PGHOSTADDR is dialled instead of PGHOST, and a
+// PGSERVICE's settings (host, port, user, password) win over the PG*
+// variables. They are removed when ward run points libpq at the gateway.
+var pgSteering = []string{"PGHOSTADDR", "PGSERVICE"}
+
 // minEchoLen is the shortest secret value looked for under other names.
 const minEchoLen = 8
 
@@ -59,9 +66,21 @@ func (e *Env) removeCredentials(o Options) {
 		}
 		if v := env[s.Ref]; len(v) >= minEchoLen {
 			for _, name := range order {
-				if name != s.Ref && env[name] == v && why[name] == "" {
-					why[name] = fmt.Sprintf("same value as %s, the gateway's secret", s.Ref)
+				if name == s.Ref || why[name] != "" {
+					continue
 				}
+				if env[name] == v {
+					why[name] = fmt.Sprintf("same value as %s, the gateway's secret", s.Ref)
+				} else if embeds(env[name], v) {
+					why[name] = fmt.Sprintf("holds the value of %s, the gateway's secret", s.Ref)
+				}
+			}
+		}
+	}
+	if e.sets("PGHOST") {
+		for _, name := range pgSteering {
+			if _, ok := env[name]; ok && why[name] == "" {
+				why[name] = "it would take libpq past the gateway's PGHOST/PGPORT"
 			}
 		}
 	}
@@ -110,4 +129,15 @@ func serviceCredentials(ep *policy.Endpoint) []string {
 func (e *Env) sets(name string) bool {
 	_, ok := e.Lookup(name)
 	return ok
+}
+
+// embeds reports whether value holds secret as it is, or escaped as in a
+// URL (postgres://user:SECRET@host/db).
+func embeds(value, secret string) bool {
+	for _, form := range []string{secret, url.QueryEscape(secret), url.PathEscape(secret)} {
+		if strings.Contains(value, form) {
+			return true
+		}
+	}
+	return false
 }

@@ -160,28 +160,39 @@ func (e *Env) setProxy(o Options, password string) error {
 		e.set(name, u.String(), password != "")
 		e.set(strings.ToLower(name), u.String(), password != "")
 	}
-	noProxy := strings.Join(loopbackExcept(o.Policy), ",")
+	noProxy := strings.Join(noProxyHosts(o), ",")
 	e.set("NO_PROXY", noProxy, false)
 	e.set("no_proxy", noProxy, false)
 	return nil
 }
 
-// loopbackExcept lists the loopback names that no http endpoint declares:
-// a declared host must go through the gateway even on loopback.
-func loopbackExcept(p *policy.Policy) []string {
+// noProxyHosts lists the hosts the agent reaches without the proxy: the
+// loopback names and the gateway's own host (its database and Kubernetes
+// ports), less any entry that would exempt a host an http endpoint
+// declares. Clients read an entry as the name and every name under it
+// (localhost exempts api.localhost), so a declared host under an entry,
+// or a declared wildcard over it, keeps the entry out.
+func noProxyHosts(o Options) []string {
 	out := []string{}
-	for _, h := range []string{"localhost", "127.0.0.1", "::1"} {
-		declared := false
-		for _, ep := range p.Endpoints {
-			for _, hp := range ep.Hosts {
-				declared = declared || (!hp.Wildcard && hp.Host == h)
-			}
-		}
-		if !declared {
+	for _, h := range []string{"localhost", "127.0.0.1", "::1", policy.CanonicalHost(strings.Trim(o.Host, "[]"))} {
+		if h != "" && !slices.Contains(out, h) && !exempts(o.Policy, h) {
 			out = append(out, h)
 		}
 	}
 	return out
+}
+
+// exempts reports whether the NO_PROXY entry h would let a host that p
+// declares bypass the gateway.
+func exempts(p *policy.Policy, h string) bool {
+	for _, ep := range p.Endpoints {
+		for _, hp := range ep.Hosts {
+			if hp.Host == h || strings.HasSuffix(hp.Host, "."+h) || (hp.Wildcard && strings.HasSuffix(h, "."+hp.Host)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (e *Env) set(name, value string, secret bool) {

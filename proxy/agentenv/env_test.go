@@ -1,7 +1,9 @@
 package agentenv
 
 import (
+	"bytes"
 	"context"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,10 +37,15 @@ func load(t *testing.T, src string) *policy.Policy {
 
 const hook = "def ok(r):\n    return allow()\n"
 
+var (
+	testCA    = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("GATEWAY-CA")})
+	testRoots = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("SYSTEM-ROOTS")})
+)
+
 func build(t *testing.T, p *policy.Policy, mod func(*Options)) (*Env, memFiles, error) {
 	t.Helper()
 	files := memFiles{}
-	o := Options{Policy: p, Host: "127.0.0.1", ProxyPort: 8080, CA: []byte("GATEWAY-CA\n"), SystemRoots: []byte("SYSTEM-ROOTS"),
+	o := Options{Policy: p, Host: "127.0.0.1", ProxyPort: 8080, CA: testCA, SystemRoots: testRoots,
 		Files: files, Resolver: builtins.Resolver{LookupEnv: func(n string) (string, bool) { return "pw-" + n, true }}}
 	if mod != nil {
 		mod(&o)
@@ -63,7 +70,7 @@ func TestBuildSetsProxyAndCA(t *testing.T) {
 			t.Errorf("%s = %q, want %q", name, got, v)
 		}
 	}
-	if string(files["ca-bundle.pem"]) != "SYSTEM-ROOTS\nGATEWAY-CA\n" || string(files["gateway-ca.pem"]) != "GATEWAY-CA\n" {
+	if string(files["ca-bundle.pem"]) != string(testRoots)+string(testCA) || string(files["gateway-ca.pem"]) != string(testCA) {
 		t.Errorf("files = %q", files)
 	}
 	if _, ok := e.Lookup("PGHOST"); ok {
@@ -188,5 +195,150 @@ func TestCacheFilesAreContentAddressed(t *testing.T) {
 	entries, _ := os.ReadDir(f.Dir)
 	if len(entries) != 2 {
 		t.Errorf("%d files; temp files left behind?", len(entries))
+	}
+}
+
+func TestNoProxyNeverExemptsASubdomainOfALoopbackName(t *testing.T) {
+	// NO_PROXY=localhost also exempts *.localhost in curl, Go and Python.
+	for _, host := range []string{"api.localhost", "*.localhost", "API.LOCALHOST.", "[0:0::1]:9443"} {
+		p := load(t, hook+`http(name = "api", hosts = ["`+host+`"], on_request = ok)`)
+		e, _, err := build(t, p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := e.Lookup("no_proxy")
+		for _, entry := range strings.Split(got, ",") {
+			if h := policy.CanonicalHost(strings.TrimPrefix(host, "*.")); entry != "" && (h == entry || strings.HasSuffix(h, "."+entry) ||
+				strings.HasPrefix(host, "[") && entry == "::1") {
+				t.Errorf("host %s: no_proxy = %q exempts it", host, got)
+			}
+		}
+	}
+}
+
+func TestNoProxyExemptsTheGateway(t *testing.T) {
+	// Database and Kubernetes ports live on the gateway's host: clients that
+	// honour HTTPS_PROXY (kubectl, curl to ClickHouse) must reach them
+	// directly, not as a CONNECT the proxy refuses.
+	p := load(t, hook+`http(name = "api", hosts = ["api.example.com"], on_request = ok)`)
+	e, _, err := build(t, p, func(o *Options) { o.Host, o.Tailnet = "ward.tail-scale.ts.net", true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.Lookup("NO_PROXY"); got != "localhost,127.0.0.1,::1,ward.tail-scale.ts.net" {
+		t.Errorf("NO_PROXY = %q", got)
+	}
+	// Unless the gateway's name is itself a declared host.
+	p = load(t, hook+`http(name = "api", hosts = ["*.ts.net"], on_request = ok)`)
+	e, _, err = build(t, p, func(o *Options) { o.Host, o.Tailnet = "ward.tail-scale.ts.net", true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.Lookup("NO_PROXY"); got != "localhost,127.0.0.1,::1" {
+		t.Errorf("NO_PROXY = %q", got)
+	}
+}
+
+func TestRemoveVariablesThatSteerPostgresAround(t *testing.T) {
+	// libpq connects to PGHOSTADDR instead of PGHOST, and a PGSERVICE's
+	// settings (host, port, password) win over PG* variables: either would
+	// take psql straight to the database, past the gateway.
+	p := load(t, `postgres(name = "db", port = 6432, upstream = "db.internal:5432", user = "app", password = secrets.env("DB_PW"), on_query = lambda q: allow())`)
+	environ := []string{"PGHOSTADDR=10.0.0.5", "PGSERVICE=prod", "PGSERVICEFILE=/home/a/.pg_service.conf", "PGAPPNAME=agent"}
+	e, _, err := build(t, p, func(o *Options) { o.Environ = environ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Join(e.Environ(environ), "\n")
+	for _, gone := range []string{"PGHOSTADDR", "PGSERVICE="} {
+		if strings.Contains(env, gone) {
+			t.Errorf("%s kept:\n%s", gone, env)
+		}
+	}
+	if !strings.Contains(env, "PGAPPNAME=agent") {
+		t.Errorf("PGAPPNAME removed:\n%s", env)
+	}
+}
+
+func TestRemoveVariablesEmbeddingASecret(t *testing.T) {
+	p := load(t, hook+`
+postgres(name = "db", port = 6432, upstream = "db.internal:5432", user = "app", password = secrets.env("DB_PW"), on_query = ok)
+http(name = "gh", hosts = ["api.github.com"], inject = bearer(secrets.env("GH_GATEWAY_TOKEN")), on_request = ok)
+`)
+	environ := []string{"DB_PW=s3cret-db-password", "GH_GATEWAY_TOKEN=ghp_realtoken",
+		"DATABASE_URL=postgres://app:s3cret-db-password@db.internal:5432/app",
+		"GIT_CONFIG_VALUE_0=Authorization: Bearer ghp_realtoken", "NOTE=nothing secret here"}
+	e, _, err := build(t, p, func(o *Options) { o.Environ = environ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Join(e.Environ(environ), "\n")
+	if strings.Contains(env, "s3cret-db-password") || strings.Contains(env, "ghp_realtoken") || !strings.Contains(env, "NOTE=") {
+		t.Errorf("environ:\n%s", env)
+	}
+	for _, r := range e.Removed {
+		if strings.Contains(r.Why, "s3cret") || strings.Contains(r.Why, "ghp_") {
+			t.Errorf("report %q shows the secret", r.Why)
+		}
+	}
+}
+
+func TestCABundleHoldsCertificatesOnly(t *testing.T) {
+	// A combined PEM (certificate and key) in SSL_CERT_FILE must not be
+	// copied into a file the agent reads.
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("root")})
+	key := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte("private")})
+	gw := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("gateway")})
+	p := load(t, hook+`http(name = "api", hosts = ["api.example.com"], on_request = ok)`)
+	e, files, err := build(t, p, func(o *Options) {
+		o.SystemRoots = append(append([]byte("# a comment\n"), cert...), key...)
+		o.CA = append(append([]byte{}, gw...), key...)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range files {
+		if bytes.Contains(data, []byte("PRIVATE KEY")) {
+			t.Errorf("%s holds a private key:\n%s", name, data)
+		}
+	}
+	if want := string(cert) + string(gw); string(files["ca-bundle.pem"]) != want {
+		t.Errorf("bundle:\n%s\nwant\n%s", files["ca-bundle.pem"], want)
+	}
+	if len(e.Notes) == 0 || !strings.Contains(strings.Join(e.Notes, "\n"), "private key") {
+		t.Errorf("notes = %q", e.Notes)
+	}
+	if _, _, err := build(t, p, func(o *Options) { o.CA = key }); err == nil || !strings.Contains(err.Error(), "no certificate") {
+		t.Errorf("a CA file without a certificate: %v", err)
+	}
+}
+
+func TestCacheDirIsPrivate(t *testing.T) {
+	// The cache dir holds kubeconfigs with the agent's ward password and
+	// the bundles its clients trust: others must not read or replace them.
+	base := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", base)
+	dir := filepath.Join(base, "ward", "run")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewCacheFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(f.Dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("cache dir %s: %v %v", f.Dir, fi.Mode(), err)
+	}
+	// A symlink planted where the dir should be is refused.
+	other := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", other)
+	if err := os.MkdirAll(filepath.Join(other, "ward"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(t.TempDir(), filepath.Join(other, "ward", "run")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewCacheFiles(); err == nil || !strings.Contains(err.Error(), "not a directory of its own") {
+		t.Errorf("symlinked cache dir: %v", err)
 	}
 }

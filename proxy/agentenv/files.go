@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // CacheFiles keeps generated files (CA bundles, kubeconfigs) in the user's
@@ -27,7 +28,31 @@ func NewCacheFiles() (*CacheFiles, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
+	if err := private(dir); err != nil {
+		return nil, err
+	}
 	return &CacheFiles{Dir: dir}, nil
+}
+
+// private makes sure dir is a real directory of this user's that nobody
+// else can read or write: it holds kubeconfigs with the agent's ward
+// password and the CA bundles its clients trust (the temp-dir fallback is
+// shared with other users, who could plant either).
+func private(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || (ok && int(st.Uid) != os.Geteuid()) {
+		return fmt.Errorf("%s is not a directory of its own (a symlink, or another user's): remove it or set XDG_CACHE_HOME", dir)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("make %s private: %w", dir, err)
+		}
+	}
+	return nil
 }
 
 // Write stores data under a name derived from its content and returns the

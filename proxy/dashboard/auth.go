@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/wardproject/ward/proxy"
 )
 
 // Identity is who uses the dashboard.
@@ -152,7 +154,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*request,
 
 // authenticatePeer identifies a tailnet peer and checks the access lists.
 func (s *Server) authenticatePeer(w http.ResponseWriter, r *http.Request) (*request, bool) {
-	c := connOf(r)
+	c := proxy.RequestConn(r)
 	var id Identity
 	ok := c != nil
 	if ok {

@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wardproject/ward/proxy"
 	"github.com/wardproject/ward/proxy/audit"
 )
 
@@ -121,7 +122,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
-		ConnContext:       withConn,
+		ConnContext:       proxy.WithConn,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	s.mu.Lock()
@@ -187,18 +188,6 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /api/approvals", s.viewer(s.apiPending))
 	mux.Handle("GET /api/approvals/{id}", s.viewer(s.apiApproval))
 	return securityHeaders(mux)
-}
-
-type connKey struct{}
-
-// withConn puts the connection in the request context, for Peer.
-func withConn(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, c)
-}
-
-func connOf(r *http.Request) net.Conn {
-	c, _ := r.Context().Value(connKey{}).(net.Conn)
-	return c
 }
 
 // securityHeaders keeps pages out of frames, caches and other origins'

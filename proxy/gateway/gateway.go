@@ -69,7 +69,9 @@ type Options struct {
 	// PostgresIdentify names the agent of a new Postgres connection;
 	// default the gateway's identity seam: the tailnet peer, the declared
 	// agent whose password the connection presents, or (with no agents
-	// declared) loopback as the local agent.
+	// declared) loopback as the local agent. An agent it names without
+	// going through proxy.Engine.Identify has no Proof and counts as the
+	// local agent: while the policy declares agents, its actions are denied.
 	PostgresIdentify func(context.Context, postgres.ConnInfo) (action.Agent, error)
 	// DashboardPort overrides gateway(dashboard_port); 0 picks a free
 	// port. Unlike in the policy, where 0 means no dashboard, setting it

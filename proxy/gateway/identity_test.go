@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -81,5 +82,47 @@ func TestTailnetPolicyWithoutTransportFailsToStart(t *testing.T) {
 		Config: filepath.Join(h.dir, "ward.star"), StateDir: filepath.Join(h.dir, "state"), LogHandler: discard(), WatchInterval: -1})
 	if err == nil || !strings.Contains(err.Error(), "no tailnet transport") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestReloadReachesOpenTunnels: a CONNECT tunnel is identified once; a
+// reload that starts requiring agent credentials, or rotates one, must
+// apply to the requests of tunnels already open.
+func TestReloadReachesOpenTunnels(t *testing.T) {
+	h := start(t, strings.Replace(agentPolicy, "agent(", "# agent(", 1), "bot.pw", "bot-password\n")
+	local := h.clientAs("", "") // keeps its tunnel open across the reload
+	get := func(c *http.Client, path string) int {
+		t.Helper()
+		resp, err := c.Get(h.url(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body) // so that the tunnel is kept
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(local, "/a"); code != 200 {
+		t.Fatalf("before the reload: %d", code)
+	}
+	h.writePolicy(agentPolicy, h.up.WriteCA(t, h.dir))
+	if err := h.gw.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if code := get(local, "/b"); code != http.StatusForbidden {
+		t.Fatalf("an open tunnel of the local agent after agents were declared: %d", code)
+	}
+	bot := h.clientAs("bot", "bot-password")
+	if code := get(bot, "/c"); code != 200 {
+		t.Fatalf("as bot: %d", code)
+	}
+	h.write("bot.pw", "rotated-password\n")
+	if err := h.gw.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if code := get(bot, "/d"); code != http.StatusForbidden {
+		t.Fatalf("bot's open tunnel after its password was rotated: %d", code)
+	}
+	if got := h.up.Received(); len(got) != 2 {
+		t.Errorf("upstream saw %d requests, want 2 (/a and /c)", len(got))
 	}
 }

@@ -38,6 +38,7 @@ type Listener struct {
 	whois      Func
 	capability tailcfg.PeerCapability
 	logger     *slog.Logger
+	timeout    time.Duration // bounds one lookup (Timeout)
 
 	ready chan net.Conn
 	done  chan struct{}
@@ -49,7 +50,11 @@ type Listener struct {
 // NewListener starts identifying the connections ln accepts. capability is
 // the app capability whose grants fill agent.caps.
 func NewListener(ln net.Listener, whois Func, capability string, logger *slog.Logger) *Listener {
-	l := &Listener{ln: ln, whois: whois, capability: tailcfg.PeerCapability(capability), logger: logger,
+	return newListener(ln, whois, capability, logger, Timeout)
+}
+
+func newListener(ln net.Listener, whois Func, capability string, logger *slog.Logger, timeout time.Duration) *Listener {
+	l := &Listener{ln: ln, whois: whois, capability: tailcfg.PeerCapability(capability), logger: logger, timeout: timeout,
 		ready: make(chan net.Conn), done: make(chan struct{}), errc: make(chan error, 1)}
 	l.wg.Add(1)
 	go l.acceptLoop()
@@ -81,7 +86,7 @@ func (l *Listener) acceptLoop() {
 
 // identify asks WhoIs about c and queues it, or refuses it.
 func (l *Listener) identify(c net.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	go func() {
 		select {
 		case <-l.done:
@@ -105,13 +110,32 @@ func (l *Listener) identify(c net.Conn) {
 	}
 }
 
-// lookup asks WhoIs and converts the answer.
+// lookup asks WhoIs and converts the answer. It waits no longer than ctx
+// even for a WhoIs that does not watch its context: a late answer is a
+// refusal, and the lookup's goroutine ends when WhoIs returns.
 func (l *Listener) lookup(ctx context.Context, addr string) (action.Agent, error) {
-	who, err := l.whois(ctx, addr)
-	if err != nil {
-		return action.Agent{}, fmt.Errorf("whois: %w", err)
+	type answer struct {
+		who *apitype.WhoIsResponse
+		err error
 	}
-	return Agent(who, l.capability, addr)
+	ch := make(chan answer, 1)
+	go func() {
+		who, err := l.whois(ctx, addr)
+		ch <- answer{who, err}
+	}()
+	var a answer
+	select {
+	case a = <-ch:
+	case <-ctx.Done():
+		return action.Agent{}, fmt.Errorf("whois: no answer: %w", ctx.Err())
+	}
+	if a.err != nil {
+		return action.Agent{}, fmt.Errorf("whois: %w", a.err)
+	}
+	if err := ctx.Err(); err != nil {
+		return action.Agent{}, fmt.Errorf("whois: answered too late: %w", err)
+	}
+	return Agent(a.who, l.capability, addr)
 }
 
 // Accept returns the next identified connection.

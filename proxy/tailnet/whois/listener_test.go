@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -184,4 +186,67 @@ func (s *syncLog) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestListenerBoundsAWhoIsThatIgnoresItsContext: the timeout holds even
+// for a lookup that does not watch its context: the connection is refused
+// when time is up, not identified late, and Close does not wait for it.
+func TestListenerBoundsAWhoIsThatIgnoresItsContext(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	stubborn := func(context.Context, string) (*apitype.WhoIsResponse, error) {
+		<-release
+		return &apitype.WhoIsResponse{Node: &tailcfg.Node{Name: "late.ts.net.", Tags: []string{"tag:agent"}}}, nil
+	}
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncLog{}
+	l := newListener(inner, stubborn, string(testCap), slog.New(slog.NewTextHandler(logs, nil)), 100*time.Millisecond)
+	defer l.Close()
+	c := dial(t, l)
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); err == nil || n != 0 || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read %d, %v; want the connection refused when the lookup timed out", n, err)
+	}
+	if !strings.Contains(logs.String(), "peer not identified") {
+		t.Errorf("refusal not logged: %s", logs.String())
+	}
+}
+
+// TestListenerCloseDuringLookupsLeavesNothingRunning: Close ends the
+// lookups in flight and closes their connections.
+func TestListenerCloseDuringLookupsLeavesNothingRunning(t *testing.T) {
+	before := runtime.NumGoroutine()
+	f := &fakeWhoIs{calls: map[string]int{}, names: map[string]string{}}
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewListener(inner, f.whois, string(testCap), slog.New(slog.DiscardHandler))
+	var conns []net.Conn
+	for range 5 {
+		c := dial(t, l)
+		f.set(c, "block")
+		conns = append(conns, c)
+	}
+	time.Sleep(50 * time.Millisecond) // the lookups are in flight
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("a connection being identified was not closed by Close: %v", err)
+		}
+		c.Close()
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after Close, %d before", n, before)
+	}
 }
