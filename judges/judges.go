@@ -67,6 +67,12 @@ type Described struct {
 	Summary  string          `json:"summary"`
 	Facts    json.RawMessage `json:"facts,omitempty"`
 	Note     string          `json:"note,omitempty"`
+	// FactsSize is the size of the facts' JSON before any cut; Cut is set
+	// when they were longer than the limit and Facts holds only their
+	// start. A judge that decides by itself must not decide on a cut
+	// action: what it did not see could be anything.
+	FactsSize int  `json:"-"`
+	Cut       bool `json:"-"`
 }
 
 // Describe renders req's action for a judge. The facts are the ones the
@@ -82,8 +88,10 @@ func Describe(req Request, limit int) Described {
 		if err != nil {
 			facts, _ = json.Marshal("(facts could not be encoded: " + err.Error() + ")")
 		}
+		d.FactsSize = len(facts)
 		if limit > 0 && len(facts) > limit {
 			facts, _ = json.Marshal(string(facts[:limit]) + "… (cut at " + itoa(limit) + " bytes)")
+			d.Cut = true
 		}
 		d.Facts = facts
 	}

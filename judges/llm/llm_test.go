@@ -178,3 +178,22 @@ func TestMaskScrubsPromptAndErrors(t *testing.T) {
 		t.Fatalf("secret leaked: %q / %q", v.Reason, s.Requests()[0].Prompt())
 	}
 }
+
+// An action too large to show the model whole is denied without asking:
+// the model would judge a prefix (a statement padded past the limit
+// hides what follows), and two actions sharing that prefix would share a
+// cached allow.
+func TestActionTooLargeForThePromptIsDenied(t *testing.T) {
+	s := llmtest.New(t) // allows everything it is asked
+	j := newJudge(s, time.Minute)
+	pad := "SELECT 1 /* " + strings.Repeat("x", 20<<10) + " */; "
+	for _, sql := range []string{pad + "SELECT 2", pad + "DROP TABLE users"} {
+		out := j.Decide(context.Background(), request(sql, time.Second))
+		if v := out.Verdict; v.Allowed || v.DecidedBy != "error" || !strings.Contains(v.Reason, "too large") {
+			t.Fatalf("%d-byte statement: verdict %+v, want a denial saying it is too large", len(sql), v)
+		}
+	}
+	if n := len(s.Requests()); n != 0 {
+		t.Fatalf("the model was asked %d times about actions it could not see whole", n)
+	}
+}
