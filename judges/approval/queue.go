@@ -162,12 +162,21 @@ func (w *Wait) Wait(ctx context.Context) audit.Approval {
 	case <-timer.C:
 		reason := w.timeoutReason
 		if reason == "" {
-			reason = fmt.Sprintf("no decision from %s within %s", w.Approval.Judge, w.Approval.Expires.Sub(w.Approval.Created).Round(time.Second))
+			reason = fmt.Sprintf("no decision from %s within %s", w.Approval.Judge, roundWait(w.Approval.Expires.Sub(w.Approval.Created)))
 		}
 		return w.finish(audit.ApprovalTimedOut, "timeout", reason)
 	case <-ctx.Done():
 		return w.finish(audit.ApprovalCancelled, "agent", "cancelled: the agent went away")
 	}
+}
+
+// roundWait shows a wait to the second, or to the millisecond when it is
+// shorter than one ("within 0s" says nothing).
+func roundWait(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
 }
 
 // Done is closed when the approval has been decided.

@@ -320,3 +320,29 @@ func TestRestartUpdatesLeftoverMessages(t *testing.T) {
 		t.Errorf("update: %s", upd.Text())
 	}
 }
+
+// The judge's timeout bounds the whole wait: a slow chat.postMessage
+// does not stretch it, and updating the message afterwards does not hold
+// the verdict back.
+func TestSlowSlackDoesNotStretchTheWait(t *testing.T) {
+	e := newEnv(t)
+	e.fake.Delay("chat.postMessage", 3*time.Second)
+	start := time.Now()
+	o := e.approver(true, ops).Decide(context.Background(), request(300*time.Millisecond))
+	if took := time.Since(start); o.Verdict.Allowed || took > 1500*time.Millisecond {
+		t.Fatalf("outcome %+v after %s with a 300ms timeout", o.Verdict, took)
+	}
+
+	e = newEnv(t)
+	e.fake.Delay("chat.update", 3*time.Second)
+	out := ask(context.Background(), e.approver(true, ops), time.Minute)
+	id := e.pendingID()
+	e.fake.Interactive(slackfake.ClickPayload(id, ops, true))
+	clicked := time.Now()
+	if o := wait(t, out); !o.Verdict.Allowed || time.Since(clicked) > 1500*time.Millisecond {
+		t.Fatalf("outcome %+v %s after the click (the message update held it back)", o.Verdict, time.Since(clicked))
+	}
+	if upd := e.fake.WaitCalls("chat.update", 1)[0]; !strings.Contains(upd.Text(), "Approved") {
+		t.Errorf("update: %s", upd.Text())
+	}
+}
