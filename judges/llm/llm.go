@@ -80,7 +80,7 @@ func (j *Judge) Decide(ctx context.Context, req judges.Request) judges.Outcome {
 		return judges.Deny("error", fmt.Sprintf("%s: the action is too large to show the model whole (%d bytes of facts, at most %d)",
 			j.name, desc.FactsSize, factsLimit), details)
 	}
-	user := j.cfg.Mask.Apply(userMessage(j.cfg.Prompt, desc))
+	user := j.cfg.Mask.Apply(userMessage(j.cfg.Prompt, j.cfg.Mask.Described(desc)))
 	key := cacheKey(j.cfg.Model, j.cfg.Prompt, user)
 	if c, ok := j.cache.get(key, start); ok {
 		details["cached"] = true

@@ -2,6 +2,7 @@ package llm_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +196,30 @@ func TestActionTooLargeForThePromptIsDenied(t *testing.T) {
 	}
 	if n := len(s.Requests()); n != 0 {
 		t.Fatalf("the model was asked %d times about actions it could not see whole", n)
+	}
+}
+
+// jsonFacts are facts whose JSON is encoded properly (quotes escaped).
+type jsonFacts struct{ facts }
+
+func (f jsonFacts) MarshalJSON() ([]byte, error) { return json.Marshal(map[string]string{"sql": f.sql}) }
+
+// A secret holding characters that JSON escapes is masked too: masking
+// the encoded prompt would look for the raw value and miss \" or \u003c.
+func TestMaskCoversJSONEscapedSecrets(t *testing.T) {
+	const secret = `p"ss<w>rd&1`
+	s := llmtest.New(t)
+	j := llm.New(llm.Config{Model: "m", BaseURL: s.BaseURL(), Prompt: "rule", Mask: func(x string) string { return strings.ReplaceAll(x, secret, "[redacted]") }})
+	r := request("", time.Second)
+	r.Action.Facts = jsonFacts{facts{"SELECT '" + secret + "'"}}
+	j.Decide(context.Background(), r)
+	prompt := s.Requests()[0].Prompt()
+	for _, leak := range []string{secret, `p\"ss`, `\u003cw`, `w\u003erd`} {
+		if strings.Contains(prompt, leak) {
+			t.Fatalf("the prompt carries the secret as %q:\n%s", leak, prompt)
+		}
+	}
+	if !strings.Contains(prompt, "[redacted]") {
+		t.Fatalf("nothing masked:\n%s", prompt)
 	}
 }

@@ -164,7 +164,7 @@ func (a *Approver) decide(id string, d Decision) (bool, error) {
 
 // post sends the request; the response holds a decision or "pending".
 func (a *Approver) post(ctx context.Context, ap audit.Approval, desc judges.Described, timeout time.Duration) (Decision, error) {
-	body := Request{Type: "ward.approval_request", ApprovalID: ap.ID, ExpiresAt: ap.Expires.UTC(), Action: desc}
+	body := Request{Type: "ward.approval_request", ApprovalID: ap.ID, ExpiresAt: ap.Expires.UTC(), Action: a.cfg.Mask.Described(desc)}
 	if a.hub.CallbackBase != "" {
 		body.CallbackURL = strings.TrimSuffix(a.hub.CallbackBase, "/") + CallbackPath + ap.ID
 	}
