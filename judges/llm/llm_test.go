@@ -202,7 +202,9 @@ func TestActionTooLargeForThePromptIsDenied(t *testing.T) {
 // jsonFacts are facts whose JSON is encoded properly (quotes escaped).
 type jsonFacts struct{ facts }
 
-func (f jsonFacts) MarshalJSON() ([]byte, error) { return json.Marshal(map[string]string{"sql": f.sql}) }
+func (f jsonFacts) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{"sql": f.sql})
+}
 
 // A secret holding characters that JSON escapes is masked too: masking
 // the encoded prompt would look for the raw value and miss \" or \u003c.
