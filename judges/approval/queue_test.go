@@ -133,3 +133,26 @@ func TestShutdownAndRecover(t *testing.T) {
 		t.Fatalf("recover = %+v, %v", closed, err)
 	}
 }
+
+func TestVerdictOfADecidedApproval(t *testing.T) {
+	cases := []struct {
+		name, state, by string
+		allowed         bool
+		wantBy          string
+	}{
+		{"allowed in Slack", audit.ApprovalAllowed, "slack:U1", true, "slack:U1"},
+		{"denied from the CLI", audit.ApprovalDenied, "cli:alice", false, "cli:alice"},
+		{"timed out", audit.ApprovalTimedOut, "timeout", false, "timeout"},
+		{"cancelled", audit.ApprovalCancelled, "agent", false, "error"},
+		{"gateway shut down", audit.ApprovalDenied, "gateway", false, "error"},
+		{"still pending", audit.ApprovalPending, "", false, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Verdict(audit.Approval{State: tc.state, DecidedBy: tc.by, Reason: "r"})
+			if v.Allowed != tc.allowed || v.DecidedBy != tc.wantBy || v.Reason != "r" {
+				t.Fatalf("verdict %+v", v)
+			}
+		})
+	}
+}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/wardproject/ward/judges"
 	"github.com/wardproject/ward/judges/approval"
-	"github.com/wardproject/ward/protocols/action"
 	"github.com/wardproject/ward/proxy/audit"
 )
 
@@ -98,7 +97,7 @@ func (a *Approver) Decide(ctx context.Context, req judges.Request) judges.Outcom
 		}
 		res := w.Wait(ctx)
 		details["state"], details["decided_by"] = res.State, res.DecidedBy
-		return judges.Outcome{Verdict: verdictOf(res), Details: details}
+		return judges.Outcome{Verdict: approval.Verdict(res), Details: details}
 	}
 	details["channel"], details["ts"] = channel, ts
 	if r, err := json.Marshal(ref{Channel: channel, TS: ts}); err == nil {
@@ -112,24 +111,7 @@ func (a *Approver) Decide(ctx context.Context, req judges.Request) judges.Outcom
 	// The verdict does not wait for Slack to show it.
 	a.hub.later(func() { a.update(context.Background(), channel, ts, res) })
 	details["state"], details["decided_by"] = res.State, res.DecidedBy
-	return judges.Outcome{Verdict: verdictOf(res), Details: details}
-}
-
-// verdictOf turns a decided approval into the hook's verdict.
-func verdictOf(a audit.Approval) action.Verdict {
-	switch a.State {
-	case audit.ApprovalAllowed:
-		return action.Verdict{Allowed: true, Reason: a.Reason, DecidedBy: a.DecidedBy}
-	case audit.ApprovalTimedOut:
-		return action.Verdict{Reason: a.Reason, DecidedBy: "timeout"}
-	case audit.ApprovalCancelled:
-		return action.Verdict{Reason: a.Reason, DecidedBy: "error"}
-	}
-	by := a.DecidedBy
-	if by == "gateway" {
-		by = "error"
-	}
-	return action.Verdict{Reason: a.Reason, DecidedBy: by}
+	return judges.Outcome{Verdict: approval.Verdict(res), Details: details}
 }
 
 // update rewrites the request message with its outcome.

@@ -124,19 +124,7 @@ func (a *Approver) Decide(ctx context.Context, req judges.Request) judges.Outcom
 	}
 	res := w.Wait(ctx)
 	details["state"], details["decided_by"] = res.State, res.DecidedBy
-	v := judges.Deny(res.DecidedBy, res.Reason, details)
-	switch res.State {
-	case audit.ApprovalAllowed:
-		v.Verdict.Allowed = true
-	case audit.ApprovalTimedOut:
-		v.Verdict.DecidedBy = "timeout"
-	case audit.ApprovalCancelled:
-		v.Verdict.DecidedBy = "error"
-	}
-	if v.Verdict.DecidedBy == "gateway" {
-		v.Verdict.DecidedBy = "error"
-	}
-	return v
+	return judges.Outcome{Verdict: approval.Verdict(res), Details: details}
 }
 
 // decide records a decision that came back; it reports whether the
