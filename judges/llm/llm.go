@@ -57,11 +57,14 @@ func New(cfg Config) *Judge {
 	if cfg.BaseURL != "" {
 		oc.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
 	}
+	client := http.Client{}
 	if cfg.HTTPClient != nil {
-		oc.HTTPClient = cfg.HTTPClient
-	} else {
-		oc.HTTPClient = &http.Client{}
+		client = *cfg.HTTPClient
 	}
+	// A redirect is an answer (an error, denied), not a second place to
+	// send the action and the key to.
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	oc.HTTPClient = &client
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

@@ -3,6 +3,7 @@ package llm_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +224,22 @@ func TestMaskCoversJSONEscapedSecrets(t *testing.T) {
 	}
 	if !strings.Contains(prompt, "[redacted]") {
 		t.Fatalf("nothing masked:\n%s", prompt)
+	}
+}
+
+// A redirect from the model's server is an error, not a second place to
+// send the action (and the key) to.
+func TestRedirectDenies(t *testing.T) {
+	other := llmtest.New(t) // would allow
+	s := llmtest.New(t)
+	s.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.BaseURL()+"/chat/completions", http.StatusTemporaryRedirect)
+	})
+	v := newJudge(s, 0).Decide(context.Background(), request("SELECT 1", time.Second)).Verdict
+	if v.Allowed || v.DecidedBy != "error" {
+		t.Fatalf("verdict %+v", v)
+	}
+	if n := len(other.Requests()); n != 0 {
+		t.Fatalf("the redirect target got %d questions", n)
 	}
 }
