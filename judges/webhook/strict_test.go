@@ -91,3 +91,18 @@ func TestEmptySecretVerifiesNothing(t *testing.T) {
 		t.Fatal("a signature under an empty secret verified")
 	}
 }
+
+// A 200 that says "pending" when the gateway has no callback port to
+// receive the decision is a denial now, as a 202 is, not a wait for the
+// whole timeout.
+func TestPendingWithoutACallbackDeniesAtOnce(t *testing.T) {
+	e, a := newEnv(t, func(w http.ResponseWriter, r webhook.Request) {
+		signedJSON(w, webhook.Decision{ApprovalID: r.ApprovalID, Decision: "pending"})
+	})
+	e.hub.CallbackBase = ""
+	start := time.Now()
+	o := a.Decide(context.Background(), req(5*time.Second))
+	if o.Verdict.Allowed || o.Verdict.DecidedBy != "error" || time.Since(start) > 2*time.Second {
+		t.Fatalf("outcome %+v after %s", o.Verdict, time.Since(start))
+	}
+}

@@ -192,10 +192,11 @@ func (a *Approver) post(ctx context.Context, ap audit.Approval, desc judges.Desc
 	if err != nil || len(rbody) > maxBody {
 		return Decision{}, errors.New("unreadable response")
 	}
+	errNoCallback := errors.New("the webhook deferred its decision but the gateway has no callback_port to receive it")
 	switch {
 	case resp.StatusCode == http.StatusAccepted:
 		if body.CallbackURL == "" {
-			return Decision{}, errors.New("the webhook deferred its decision (202) but the gateway has no callback_port to receive it")
+			return Decision{}, errNoCallback
 		}
 		return Decision{Decision: "pending"}, nil
 	case resp.StatusCode != http.StatusOK:
@@ -207,6 +208,9 @@ func (a *Approver) post(ctx context.Context, ap audit.Approval, desc judges.Desc
 	d, err := parseDecision(rbody, ap.ID, true)
 	if err != nil {
 		return Decision{}, fmt.Errorf("the webhook's response: %w", err)
+	}
+	if d.Decision == "pending" && body.CallbackURL == "" {
+		return Decision{}, errNoCallback
 	}
 	return d, nil
 }
