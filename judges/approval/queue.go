@@ -11,6 +11,7 @@ package approval
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -36,9 +37,10 @@ type Queue struct {
 	logger *slog.Logger
 
 	mu      sync.Mutex
-	waits   map[string]*Wait
-	polling bool
-	closed  bool
+	waits        map[string]*Wait
+	polling      bool
+	closed       bool
+	closedReason string // Shutdown's
 }
 
 // Options configure a Queue.
@@ -105,21 +107,38 @@ func (q *Queue) Open(ctx context.Context, req Request) (*Wait, error) {
 		}
 	}
 	w := &Wait{q: q, Approval: a, timeoutReason: req.TimeoutReason, done: make(chan struct{})}
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return nil, fmt.Errorf("the gateway is shutting down")
+	if q.isClosed() {
+		return nil, errShuttingDown
 	}
-	q.waits[a.ID] = w
-	q.mu.Unlock()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	if err := q.store.CreateApproval(sctx, &a); err != nil {
-		q.forget(a.ID)
 		return nil, fmt.Errorf("record the pending approval: %w", err)
 	}
+	// Nobody knows the ID before Open returns, so the wait is registered
+	// only now; a shutdown that came meanwhile closes the row at once.
+	q.mu.Lock()
+	if q.closed {
+		reason := q.closedReason
+		q.mu.Unlock()
+		if _, _, err := q.store.DecideApproval(sctx, a.ID, audit.ApprovalDenied, "gateway", reason, q.now()); err != nil {
+			q.logger.Warn("approval queue: cannot close an approval opened during shutdown", "approval", a.ID, "error", err)
+		}
+		return nil, errShuttingDown
+	}
+	q.waits[a.ID] = w
+	q.mu.Unlock()
 	q.startPolling()
 	return w, nil
+}
+
+// errShuttingDown refuses new waits once Shutdown has begun.
+var errShuttingDown = errors.New("the gateway is shutting down")
+
+func (q *Queue) isClosed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
 }
 
 // Decide moves the approval with id to state unless it was decided
@@ -281,7 +300,7 @@ func (q *Queue) pollLoop() {
 // reason, and refuses new ones.
 func (q *Queue) Shutdown(reason string) {
 	q.mu.Lock()
-	q.closed = true
+	q.closed, q.closedReason = true, reason
 	waits := make([]*Wait, 0, len(q.waits))
 	for _, w := range q.waits {
 		waits = append(waits, w)
