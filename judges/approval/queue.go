@@ -36,7 +36,7 @@ type Queue struct {
 	now    func() time.Time // allow overriding time for tests
 	logger *slog.Logger
 
-	mu      sync.Mutex
+	mu           sync.Mutex
 	waits        map[string]*Wait
 	polling      bool
 	closed       bool
