@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"go.starlark.net/starlark"
-
 	"github.com/wardproject/ward/judges"
 	"github.com/wardproject/ward/judges/approval"
+	"github.com/wardproject/ward/judges/judgestest"
 	"github.com/wardproject/ward/judges/slack"
 	"github.com/wardproject/ward/judges/slack/slackfake"
 	"github.com/wardproject/ward/protocols/action"
@@ -25,20 +24,6 @@ const (
 	intern  = "U0INTERN"
 	signing = "signing-secret-canary"
 )
-
-type facts struct{}
-
-func (facts) Attr(string) (starlark.Value, error) { return nil, nil }
-func (facts) AttrNames() []string                 { return nil }
-func (facts) String() string                      { return "facts" }
-func (facts) Type() string                        { return "facts" }
-func (facts) Freeze()                             {}
-func (facts) Truth() starlark.Bool                { return true }
-func (facts) Hash() (uint32, error)               { return 0, nil }
-func (facts) Summary() string                     { return "DELETE FROM users WHERE id = 7" }
-func (facts) MarshalJSON() ([]byte, error) {
-	return []byte(`{"sql":"DELETE FROM users WHERE id = 7","writes":true}`), nil
-}
 
 type env struct {
 	t     *testing.T
@@ -75,7 +60,7 @@ func (e *env) approver(socketMode bool, approvers ...string) *slack.Approver {
 
 func request(timeout time.Duration) judges.Request {
 	return judges.Request{Action: &action.Action{ID: "a1", Protocol: "postgres", Endpoint: "prod",
-		Agent: action.Agent{Name: "claude", User: "claude"}, Facts: facts{}}, Note: "write by claude", Timeout: timeout}
+		Agent: action.Agent{Name: "claude", User: "claude"}, Facts: judgestest.Facts{SQL: "DELETE FROM users WHERE id = 7", JSON: `{"sql":"DELETE FROM users WHERE id = 7","writes":true}`}}, Note: "write by claude", Timeout: timeout}
 }
 
 // ask runs Decide in the background.

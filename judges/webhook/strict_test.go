@@ -8,24 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"go.starlark.net/starlark"
-
+	"github.com/wardproject/ward/judges/judgestest"
 	"github.com/wardproject/ward/judges/webhook"
 )
-
-// bigFacts is an action whose facts are larger than a webhook request
-// carries.
-type bigFacts struct{ sql string }
-
-func (f bigFacts) Attr(string) (starlark.Value, error) { return nil, nil }
-func (f bigFacts) AttrNames() []string                 { return nil }
-func (f bigFacts) String() string                      { return f.sql }
-func (f bigFacts) Type() string                        { return "facts" }
-func (f bigFacts) Freeze()                             {}
-func (f bigFacts) Truth() starlark.Bool                { return true }
-func (f bigFacts) Hash() (uint32, error)               { return 0, nil }
-func (f bigFacts) Summary() string                     { return f.sql[:40] }
-func (f bigFacts) MarshalJSON() ([]byte, error)        { return []byte(strconv.Quote(f.sql)), nil }
 
 // A receiver is never asked to approve an action it would see only the
 // start of: the part cut off could be anything.
@@ -34,7 +19,7 @@ func TestActionTooLargeToSendIsDenied(t *testing.T) {
 		signedJSON(w, webhook.Decision{ApprovalID: r.ApprovalID, Decision: "allow"})
 	})
 	r := req(time.Minute)
-	r.Action.Facts = bigFacts{"SELECT 1 /* " + strings.Repeat("x", 70<<10) + " */; DROP TABLE users"}
+	r.Action.Facts = judgestest.Facts{SQL: "SELECT 1 /* " + strings.Repeat("x", 70<<10) + " */; DROP TABLE users"}
 	o := a.Decide(context.Background(), r)
 	if o.Verdict.Allowed || o.Verdict.DecidedBy != "error" || !strings.Contains(o.Verdict.Reason, "too large") {
 		t.Fatalf("outcome %+v, want a denial saying the action is too large", o)
