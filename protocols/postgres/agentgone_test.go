@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/wardproject/ward/judges/slack/slackfake"
@@ -16,19 +17,7 @@ import (
 // the wait (the approval is closed "cancelled", the Slack message says
 // so), and a late click does not run the statement for nobody.
 func TestAgentGoneWhileHeldCancelsTheWait(t *testing.T) {
-	db := newDB(t, "scram")
-	db.exec(t, "CREATE TABLE orders (id int)")
-	g, fake := startHeld(t, db)
-	// A raw connection: pgx would send a CancelRequest when its socket
-	// fails; an agent that is killed sends nothing, its socket just closes.
-	hc, err := g.connect("").PgConn().Hijack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf, _ := (&pgproto3.Query{String: "INSERT INTO orders VALUES (7)"}).Encode(nil)
-	if _, err := hc.Conn.Write(buf); err != nil {
-		t.Fatal(err)
-	}
+	db, g, fake, hc := rawHeldSession(t, "INSERT INTO orders VALUES (7)")
 	a := g.pendingApproval(fake, 1)
 	hc.Conn.Close() // the agent dies
 
@@ -59,20 +48,8 @@ func TestAgentGoneWhileHeldCancelsTheWait(t *testing.T) {
 // What the agent pipelined behind a held statement is read ahead while it
 // waits and replayed in order after the verdict.
 func TestPipelinedBehindAHeldStatement(t *testing.T) {
-	db := newDB(t, "scram")
-	db.exec(t, "CREATE TABLE orders (id int)")
-	g, fake := startHeld(t, db)
-	hc, err := g.connect("").PgConn().Hijack()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, g, fake, hc := rawHeldSession(t, "INSERT INTO orders VALUES (1)", "SELECT count(*) FROM orders")
 	defer hc.Conn.Close()
-	var buf []byte
-	buf, _ = (&pgproto3.Query{String: "INSERT INTO orders VALUES (1)"}).Encode(buf)
-	buf, _ = (&pgproto3.Query{String: "SELECT count(*) FROM orders"}).Encode(buf)
-	if _, err := hc.Conn.Write(buf); err != nil {
-		t.Fatal(err)
-	}
 	a := g.pendingApproval(fake, 1)
 	time.Sleep(200 * time.Millisecond) // the agent is watched (and read ahead) now
 	fake.Interactive(slackfake.ClickPayload(a.ID, "U0DBA", true))
@@ -99,4 +76,26 @@ func TestPipelinedBehindAHeldStatement(t *testing.T) {
 	if len(tags) != 2 || tags[0] != "INSERT 0 1" || tags[1] != "SELECT 1" || count != "1" {
 		t.Fatalf("tags %v, count %q", tags, count)
 	}
+}
+
+// rawHeldSession connects through a gateway holding writes for Slack and
+// sends queries in one write on the raw connection: pgx would send a
+// CancelRequest when its socket fails, while a killed agent sends
+// nothing, its socket just closes.
+func rawHeldSession(t *testing.T, queries ...string) (*testDB, *gw, *slackfake.Fake, *pgconn.HijackedConn) {
+	db := newDB(t, "scram")
+	db.exec(t, "CREATE TABLE orders (id int)")
+	g, fake := startHeld(t, db)
+	hc, err := g.connect("").PgConn().Hijack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf []byte
+	for _, q := range queries {
+		buf, _ = (&pgproto3.Query{String: q}).Encode(buf)
+	}
+	if _, err := hc.Conn.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+	return db, g, fake, hc
 }
