@@ -4,6 +4,8 @@ go 1.26.8
 
 require (
 	github.com/AfterShip/clickhouse-sql-parser v0.5.6
+	github.com/chromedp/cdproto v0.160.1
+	github.com/chromedp/chromedp v0.23.1
 	github.com/gorilla/websocket v1.5.4-0.20250319132907-e064f32e3674
 	github.com/hashicorp/vault/api v1.23.0
 	github.com/jackc/pgx/v5 v5.12.0

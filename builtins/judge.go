@@ -22,7 +22,7 @@ import (
 // says what failed. The judge itself is created when the policy loads; the
 // gateway starts the service behind it, and `ward test` stubs it.
 type Judge struct {
-	Kind    string // "llm", "slack" or "webhook"
+	Kind    string // "llm", "slack", "webhook" or "dashboard"
 	Name    string // how verdicts and logs name it: "llm:gpt-4.1-mini", "slack:#agent-ops", …
 	Pos     string // where it was declared
 	Timeout time.Duration
@@ -31,6 +31,8 @@ type Judge struct {
 	LLM     *LLMSpec
 	Slack   *SlackSpec
 	Webhook *WebhookSpec
+	// Dashboard is set for dashboard.approver.
+	Dashboard *DashboardSpec
 
 	ask *starlark.Builtin
 }

@@ -29,6 +29,13 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "gateway: mode=%s bind=%s proxy_port=%d state_dir=%s audit=%s unknown_hosts=%s\n",
 		gw.Mode, gw.Bind, gw.ProxyPort, gw.StateDir, gw.Audit, gw.UnknownHosts)
+	if gw.DashboardPort > 0 {
+		fmt.Fprintf(stdout, "dashboard: port %d", gw.DashboardPort)
+		if len(gw.DashboardViewers) > 0 {
+			fmt.Fprintf(stdout, ", viewers %s", strings.Join(gw.DashboardViewers, ", "))
+		}
+		fmt.Fprintln(stdout)
+	}
 	if t := p.Tailnet; t != nil {
 		fmt.Fprintf(stdout, "tailnet: hostname=%s tags=%s ephemeral=%v log_upload=%v capability=%s declared at %s (listeners on the tailnet, not on bind)\n",
 			t.Hostname, strings.Join(t.Tags, ","), t.Ephemeral, t.LogUpload, t.Capability, t.Pos)

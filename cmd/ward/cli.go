@@ -19,7 +19,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"gateway", "[--config ward.star] [--state-dir DIR] [--bind ADDR] [--proxy-port N]", "serve the policy", runGateway},
+		{"gateway", "[--config ward.star] [--state-dir DIR] [--bind ADDR] [--proxy-port N] [--dashboard-port N]", "serve the policy", runGateway},
 		{"test", "[--config ward.star] [-v] [PATH...]", "run *_test.star files and *.fixture.json fixtures", runTest},
 		{"check", "[--config ward.star]", "load and validate a policy; list its endpoints and hooks", runCheck},
 		{"ca", "[--state-dir DIR]", "print the gateway CA certificate (PEM)", runCA},

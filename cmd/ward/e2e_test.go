@@ -44,12 +44,15 @@ type e2e struct {
 	outputs    []string // everything curl printed, to search for secrets
 }
 
-func startE2E(t *testing.T, policy string) *e2e {
+func startE2E(t *testing.T, policy string) *e2e { return startE2EWith(t, policy) }
+
+// startE2EWith is startE2E with more `ward gateway` flags.
+func startE2EWith(t *testing.T, policy string, flags ...string) *e2e {
 	e := &e2e{dir: t.TempDir(), up: httpproxytest.New(t)}
 	e.state = filepath.Join(e.dir, "state")
 	e.up.WriteCA(t, e.dir)
 	e.writePolicy(t, policy)
-	e.gw = startGateway(t, []string{"E2E_TOKEN=" + canary}, "--config", filepath.Join(e.dir, "ward.star"), "--state-dir", e.state)
+	e.gw = startGateway(t, []string{"E2E_TOKEN=" + canary}, append([]string{"--config", filepath.Join(e.dir, "ward.star"), "--state-dir", e.state}, flags...)...)
 	out, _, code := ward(t, nil, "ca", "--state-dir", e.state)
 	if code != 0 || !strings.Contains(out, "BEGIN CERTIFICATE") {
 		t.Fatalf("ward ca: %d %s", code, out)

@@ -20,6 +20,7 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	stateDir := fs.String("state-dir", "", "where the CA, audit log and journal live (default: the policy's gateway(state_dir), .ward)")
 	bind := fs.String("bind", "", "address the listeners bind (default: the policy's gateway(bind), 127.0.0.1)")
 	proxyPort := fs.Int("proxy-port", -1, "the HTTP proxy port (default: the policy's gateway(proxy_port), 8080; 0 picks a free port)")
+	dashboardPort := fs.Int("dashboard-port", -1, "serve the dashboard on this port (default: the policy's gateway(dashboard_port), none; 0 picks a free port)")
 	logFormat := fs.String("log-format", "text", "gateway log format: text or json")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	tailnetFlag := fs.Bool("tailnet", false, "join the tailnet even if the policy declares no tailnet() (hostname \"ward\"; auth key from TS_AUTHKEY or a login URL in the log)")
@@ -35,6 +36,9 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		JoinTailnet: joinTailnet, Tailnet: *tailnetFlag}
 	if *proxyPort >= 0 {
 		opts.ProxyPort = proxyPort
+	}
+	if *dashboardPort >= 0 {
+		opts.DashboardPort = dashboardPort
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -55,6 +59,9 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	proxyAddr := g.ProxyDialAddr()
 	fmt.Fprintf(stdout, "ward: proxy listening on %s (HTTPS_PROXY=http://%s)\n", proxyAddr, proxyAddr)
+	if u := g.DashboardURL(); u != "" {
+		fmt.Fprintf(stdout, "ward: dashboard at %s\n", u)
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

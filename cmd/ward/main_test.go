@@ -57,6 +57,7 @@ type gatewayProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	addr   string
+	stdout *lockedBuffer
 	stderr *lockedBuffer
 	done   chan struct{}
 }
@@ -70,7 +71,7 @@ func startGateway(t *testing.T, env []string, args ...string) *gatewayProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gatewayProc{t: t, cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	g := &gatewayProc{t: t, cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = g.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -79,6 +80,7 @@ func startGateway(t *testing.T, env []string, args ...string) *gatewayProc {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			fmt.Fprintln(g.stdout, sc.Text())
 			select {
 			case lines <- sc.Text():
 			default:
@@ -101,6 +103,23 @@ func startGateway(t *testing.T, env []string, args ...string) *gatewayProc {
 		t.Fatalf("gateway did not start: %s", g.stderr)
 	}
 	return g
+}
+
+// printed waits for a line of standard output that starts with prefix
+// and returns the rest of it.
+func (g *gatewayProc) printed(prefix string) string {
+	g.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range strings.Split(g.stdout.String(), "\n") {
+			if rest, ok := strings.CutPrefix(line, prefix); ok {
+				return rest
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	g.t.Fatalf("the gateway did not print %q; stdout:\n%s", prefix, g.stdout)
+	return ""
 }
 
 // stop ends the gateway with SIGTERM and checks it exits cleanly.

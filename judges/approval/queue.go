@@ -191,14 +191,14 @@ func (w *Wait) Wait(ctx context.Context) audit.Approval {
 
 // Verdict turns a decided approval into the verdict of the hook that
 // waited: only "allowed" allows. A timeout is decided by "timeout"; a
-// cancellation and the gateway's own denials (shutdown, restart, a store
-// failure) by "error".
+// cancellation, the gateway's own denials (shutdown, restart, a store
+// failure) and a decision that names nobody by "error".
 func Verdict(a audit.Approval) action.Verdict {
 	v := action.Verdict{Allowed: a.State == audit.ApprovalAllowed, Reason: a.Reason, DecidedBy: a.DecidedBy}
 	switch {
 	case a.State == audit.ApprovalTimedOut:
 		v.DecidedBy = "timeout"
-	case a.State == audit.ApprovalCancelled, v.DecidedBy == "gateway":
+	case a.State == audit.ApprovalCancelled, v.DecidedBy == "gateway", v.DecidedBy == "":
 		v.DecidedBy = "error"
 	}
 	return v

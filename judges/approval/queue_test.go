@@ -145,7 +145,7 @@ func TestVerdictOfADecidedApproval(t *testing.T) {
 		{"timed out", audit.ApprovalTimedOut, "timeout", false, "timeout"},
 		{"cancelled", audit.ApprovalCancelled, "agent", false, "error"},
 		{"gateway shut down", audit.ApprovalDenied, "gateway", false, "error"},
-		{"still pending", audit.ApprovalPending, "", false, ""},
+		{"still pending", audit.ApprovalPending, "", false, "error"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

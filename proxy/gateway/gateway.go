@@ -28,6 +28,7 @@ import (
 	"github.com/wardproject/ward/proxy"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/proxy/ca"
+	"github.com/wardproject/ward/proxy/dashboard"
 	"github.com/wardproject/ward/starlark/policy"
 )
 
@@ -70,6 +71,15 @@ type Options struct {
 	// agent whose password the connection presents, or (with no agents
 	// declared) loopback as the local agent.
 	PostgresIdentify func(context.Context, postgres.ConnInfo) (action.Agent, error)
+	// DashboardPort overrides gateway(dashboard_port); 0 picks a free
+	// port. Unlike in the policy, where 0 means no dashboard, setting it
+	// always serves one.
+	DashboardPort *int
+	// DashboardPeer identifies the peer behind a dashboard connection;
+	// when set, the dashboard admits only the logins and tags the policy
+	// lists, and no token is printed. On a tailnet it defaults to the
+	// tailnet's WhoIs identity; tests set it to stand in for one.
+	DashboardPeer func(net.Conn) (dashboard.Identity, bool)
 }
 
 // Gateway is a running gateway.
@@ -87,6 +97,7 @@ type Gateway struct {
 	stateDir string
 	listen   func(network, addr string) (net.Listener, error)
 	judges   *judgeServices
+	dash     *dashboardService
 	vault    atomic.Pointer[vaultState]
 	// transport is the tailnet, when the gateway joined one.
 	transport Transport
@@ -161,6 +172,9 @@ func Start(ctx context.Context, opts Options) (*Gateway, error) {
 	added, _, err := g.plan(p)
 	if err == nil {
 		err = g.commit(ctx, added, nil)
+	}
+	if err == nil {
+		err = g.startDashboard(p.Gateway)
 	}
 	if err != nil {
 		g.Close(context.Background())
@@ -325,7 +339,8 @@ func (g *Gateway) Status() ReloadStatus {
 func (g *Gateway) Close(ctx context.Context) error {
 	g.closeOnce.Do(func() {
 		close(g.stop)
-		jerr := g.stopJudges(ctx)
+		derr := g.stopDashboard(ctx)
+		jerr := errors.Join(derr, g.stopJudges(ctx))
 		err := errors.Join(jerr, g.http.Shutdown(ctx), g.closeListeners(ctx))
 		g.wg.Wait()
 		_ = os.Remove(filepath.Join(g.stateDir, ListenersFile))

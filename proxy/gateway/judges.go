@@ -177,6 +177,8 @@ func (g *Gateway) newJudge(snap *proxy.Snapshot, j *builtins.Judge, mask judges.
 			return nil, err
 		}
 		return g.judges.webhook.NewApprover(webhook.Config{Name: j.Name, URL: j.Webhook.URL, Secret: key, Mask: mask}), nil
+	case "dashboard":
+		return g.dashboardJudge(p, j.Name, j.Pos)
 	}
 	return nil, fmt.Errorf("%s: unknown judge kind %q", j.Name, j.Kind)
 }

@@ -79,6 +79,8 @@ func restartOnly(old, new policy.Gateway) error {
 	switch {
 	case old.Bind != new.Bind, old.ProxyPort != new.ProxyPort:
 		return errors.New("bind or proxy_port changed: restart the gateway to apply")
+	case old.DashboardPort != new.DashboardPort:
+		return errors.New("dashboard_port changed: restart the gateway to apply")
 	case old.CallbackPort != new.CallbackPort, old.CallbackURL != new.CallbackURL:
 		return errors.New("callback_port or callback_url changed: restart the gateway to apply")
 	case old.StateDir != new.StateDir, old.Audit != new.Audit, old.AuditSync != new.AuditSync:

@@ -78,6 +78,22 @@ func (d *declarations) finish() error {
 		}
 		ports[ep.Port] = ep.Name
 	}
+	return checkDashboardJudges(d.policy.Judges)
+}
+
+// checkDashboardJudges refuses two dashboard approvers with one name: the
+// dashboard tells whose approvers may decide an approval by the name.
+func checkDashboardJudges(judges []*builtins.Judge) error {
+	at := map[string]string{}
+	for _, j := range judges {
+		if j.Kind != "dashboard" {
+			continue
+		}
+		if pos, ok := at[j.Name]; ok {
+			return fmt.Errorf("dashboard.approver %q is declared at %s and at %s: give each a distinct name = \"...\"", j.Name, pos, j.Pos)
+		}
+		at[j.Name] = j.Pos
+	}
 	return nil
 }
 

@@ -29,6 +29,10 @@ type Gateway struct {
 	HookSteps    uint64
 	HookTimeout  time.Duration
 	declared     bool
+
+	// DashboardViewers are the tailnet logins and tags that may view the
+	// dashboard (the approvers of a dashboard.approver may too).
+	DashboardViewers []string
 }
 
 // DefaultGateway returns the settings of a policy that never calls gateway().
@@ -53,7 +57,7 @@ func (g Gateway) Observe() bool { return g.Mode == "observe" }
 //
 //	def gateway(mode = "enforce", bind = "127.0.0.1", proxy_port = 8080,
 //	            state_dir = ".ward", audit = "sqlite", audit_sync = "batch",
-//	            unknown_hosts = "deny", dashboard_port = 0,
+//	            unknown_hosts = "deny", dashboard_port = 0, dashboard_viewers = [],
 //	            callback_port = 0, callback_url = "",
 //	            hook_steps = 1000000, hook_timeout = "1s"):
 func (d *declarations) gateway(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -65,15 +69,24 @@ func (d *declarations) gateway(thread *starlark.Thread, b *starlark.Builtin, arg
 		return nil, fmt.Errorf("%s: called twice; declare the gateway once", b.Name())
 	}
 	var hookSteps int
+	var viewers *starlark.List
 	hookTimeout := duration(g.HookTimeout)
 	hookSteps = int(g.HookSteps)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
 		"mode?", &g.Mode, "bind?", &g.Bind, "proxy_port?", &g.ProxyPort,
 		"state_dir?", &g.StateDir, "audit?", &g.Audit, "audit_sync?", &g.AuditSync,
 		"unknown_hosts?", &g.UnknownHosts, "dashboard_port?", &g.DashboardPort,
+		"dashboard_viewers?", &viewers,
 		"callback_port?", &g.CallbackPort, "callback_url?", &g.CallbackURL,
 		"hook_steps?", &hookSteps, "hook_timeout?", &hookTimeout); err != nil {
 		return nil, err
+	}
+	if viewers != nil {
+		list, err := viewerList("dashboard_viewers", viewers)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		g.DashboardViewers = list
 	}
 	g.declared = true
 	g.HookSteps, g.HookTimeout = uint64(max(hookSteps, 0)), time.Duration(hookTimeout)
@@ -96,6 +109,8 @@ func (g Gateway) Validate() error {
 		return fmt.Errorf("proxy_port %d is not a port", g.ProxyPort)
 	case g.DashboardPort < 0 || g.DashboardPort > 65535:
 		return fmt.Errorf("dashboard_port %d is not a port", g.DashboardPort)
+	case checkPrincipals(g.DashboardViewers) != nil:
+		return fmt.Errorf("dashboard_viewers: %w", checkPrincipals(g.DashboardViewers))
 	case g.CallbackPort < 0 || g.CallbackPort > 65535:
 		return fmt.Errorf("callback_port %d is not a port", g.CallbackPort)
 	case g.CallbackURL != "" && !strings.HasPrefix(g.CallbackURL, "http://") && !strings.HasPrefix(g.CallbackURL, "https://"):
@@ -108,4 +123,27 @@ func (g Gateway) Validate() error {
 		return fmt.Errorf("hook_timeout must be positive")
 	}
 	return nil
+}
+
+// checkPrincipals checks a dashboard access list.
+func checkPrincipals(list []string) error {
+	for _, p := range list {
+		if err := builtins.CheckPrincipal(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// viewerList converts a Starlark list of strings.
+func viewerList(name string, l *starlark.List) ([]string, error) {
+	out := make([]string, 0, l.Len())
+	for i := range l.Len() {
+		s, ok := starlark.AsString(l.Index(i))
+		if !ok {
+			return nil, fmt.Errorf("%s[%d] must be a string, got %s", name, i, l.Index(i).Type())
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }

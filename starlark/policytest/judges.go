@@ -60,8 +60,8 @@ func (t *tValue) judge(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	}
 	if by == "" {
 		by = j.Name
-		if j.Kind == "slack" {
-			by = "slack:stub"
+		if j.Kind == "slack" || j.Kind == "dashboard" {
+			by = j.Kind + ":stub"
 		}
 	}
 	if reason == "" {
