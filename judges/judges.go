@@ -10,6 +10,7 @@
 package judges
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"time"
@@ -67,6 +68,12 @@ type Described struct {
 	Summary  string          `json:"summary"`
 	Facts    json.RawMessage `json:"facts,omitempty"`
 	Note     string          `json:"note,omitempty"`
+	// FactsSize is the size of the facts' JSON before any cut; Cut is set
+	// when they were longer than the limit and Facts holds only their
+	// start. A judge that decides by itself must not decide on a cut
+	// action: what it did not see could be anything.
+	FactsSize int  `json:"-"`
+	Cut       bool `json:"-"`
 }
 
 // Describe renders req's action for a judge. The facts are the ones the
@@ -82,8 +89,10 @@ func Describe(req Request, limit int) Described {
 		if err != nil {
 			facts, _ = json.Marshal("(facts could not be encoded: " + err.Error() + ")")
 		}
+		d.FactsSize = len(facts)
 		if limit > 0 && len(facts) > limit {
 			facts, _ = json.Marshal(string(facts[:limit]) + "… (cut at " + itoa(limit) + " bytes)")
+			d.Cut = true
 		}
 		d.Facts = facts
 	}
@@ -93,4 +102,67 @@ func Describe(req Request, limit int) Described {
 func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// JSON masks every string (keys included) inside a JSON document: masking
+// its encoded text would miss a secret that encoding escapes (one holding
+// '"', '<' or '&'). A document that is not JSON is masked as text.
+func (m Masker) JSON(doc json.RawMessage) json.RawMessage {
+	if m == nil || len(doc) == 0 {
+		return doc
+	}
+	out, err := MapStrings(doc, m)
+	if err != nil {
+		return json.RawMessage(m(string(doc)))
+	}
+	return out
+}
+
+// MapStrings returns doc with f applied to every string in it, keys
+// included, re-encoded compactly (object keys sorted, numbers kept as
+// written, no HTML escaping).
+func MapStrings(doc json.RawMessage, f func(string) string) (json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(mapStrings(v, f)); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+func mapStrings(v any, f func(string) string) any {
+	switch v := v.(type) {
+	case string:
+		return f(v)
+	case []any:
+		for i := range v {
+			v[i] = mapStrings(v[i], f)
+		}
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[f(k)] = mapStrings(e, f)
+		}
+		return out
+	}
+	return v
+}
+
+// Described masks what d carries from the action: each string is masked
+// as it is, before it is encoded into a prompt or a request body.
+func (m Masker) Described(d Described) Described {
+	if m == nil {
+		return d
+	}
+	d.Summary, d.Note, d.Endpoint = m(d.Summary), m(d.Note), m(d.Endpoint)
+	d.Agent.Name, d.Agent.User = m(d.Agent.Name), m(d.Agent.User)
+	d.Facts = m.JSON(d.Facts)
+	return d
 }

@@ -69,7 +69,7 @@ func formatApproval(a audit.Approval) string {
 		}
 		b.WriteString("]")
 	}
-	return b.String()
+	return printable(b.String())
 }
 
 func runApprove(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -125,9 +125,9 @@ func decideApproval(ctx context.Context, cmd, state string, args []string, stdou
 		return fail(stderr, cmd, err)
 	}
 	if !decided {
-		return fail(stderr, cmd, fmt.Errorf("approval %s was already decided: %s by %s (%s)", id, a.State, a.DecidedBy, a.Reason))
+		return fail(stderr, cmd, fmt.Errorf("approval %s was already decided: %s by %s (%s)", id, a.State, printable(a.DecidedBy), printable(a.Reason)))
 	}
-	fmt.Fprintf(stdout, "%s %s: %s (agent %s, endpoint %s)\n", a.State, a.ID, a.Summary, a.Agent.Name, a.Endpoint)
+	fmt.Fprintln(stdout, printable(fmt.Sprintf("%s %s: %s (agent %s, endpoint %s)", a.State, a.ID, a.Summary, a.Agent.Name, a.Endpoint)))
 	return 0
 }
 

@@ -92,7 +92,7 @@ func formatRecord(r audit.Record) string {
 	if r.DecidedBy != "" {
 		fmt.Fprintf(&b, " [%s, %dµs]", r.DecidedBy, r.PolicyMicros)
 	}
-	return b.String()
+	return printable(b.String())
 }
 
 func orDash(s string) string {

@@ -11,6 +11,7 @@ package approval
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -35,10 +36,11 @@ type Queue struct {
 	now    func() time.Time // allow overriding time for tests
 	logger *slog.Logger
 
-	mu      sync.Mutex
-	waits   map[string]*Wait
-	polling bool
-	closed  bool
+	mu           sync.Mutex
+	waits        map[string]*Wait
+	polling      bool
+	closed       bool
+	closedReason string // Shutdown's
 }
 
 // Options configure a Queue.
@@ -105,21 +107,38 @@ func (q *Queue) Open(ctx context.Context, req Request) (*Wait, error) {
 		}
 	}
 	w := &Wait{q: q, Approval: a, timeoutReason: req.TimeoutReason, done: make(chan struct{})}
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return nil, fmt.Errorf("the gateway is shutting down")
+	if q.isClosed() {
+		return nil, errShuttingDown
 	}
-	q.waits[a.ID] = w
-	q.mu.Unlock()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	if err := q.store.CreateApproval(sctx, &a); err != nil {
-		q.forget(a.ID)
 		return nil, fmt.Errorf("record the pending approval: %w", err)
 	}
+	// Nobody knows the ID before Open returns, so the wait is registered
+	// only now; a shutdown that came meanwhile closes the row at once.
+	q.mu.Lock()
+	if q.closed {
+		reason := q.closedReason
+		q.mu.Unlock()
+		if _, _, err := q.store.DecideApproval(sctx, a.ID, audit.ApprovalDenied, "gateway", reason, q.now()); err != nil {
+			q.logger.Warn("approval queue: cannot close an approval opened during shutdown", "approval", a.ID, "error", err)
+		}
+		return nil, errShuttingDown
+	}
+	q.waits[a.ID] = w
+	q.mu.Unlock()
 	q.startPolling()
 	return w, nil
+}
+
+// errShuttingDown refuses new waits once Shutdown has begun.
+var errShuttingDown = errors.New("the gateway is shutting down")
+
+func (q *Queue) isClosed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
 }
 
 // Decide moves the approval with id to state unless it was decided
@@ -162,12 +181,36 @@ func (w *Wait) Wait(ctx context.Context) audit.Approval {
 	case <-timer.C:
 		reason := w.timeoutReason
 		if reason == "" {
-			reason = fmt.Sprintf("no decision from %s within %s", w.Approval.Judge, w.Approval.Expires.Sub(w.Approval.Created).Round(time.Second))
+			reason = fmt.Sprintf("no decision from %s within %s", w.Approval.Judge, roundWait(w.Approval.Expires.Sub(w.Approval.Created)))
 		}
 		return w.finish(audit.ApprovalTimedOut, "timeout", reason)
 	case <-ctx.Done():
 		return w.finish(audit.ApprovalCancelled, "agent", "cancelled: the agent went away")
 	}
+}
+
+// Verdict turns a decided approval into the verdict of the hook that
+// waited: only "allowed" allows. A timeout is decided by "timeout"; a
+// cancellation, the gateway's own denials (shutdown, restart, a store
+// failure) and a decision that names nobody by "error".
+func Verdict(a audit.Approval) action.Verdict {
+	v := action.Verdict{Allowed: a.State == audit.ApprovalAllowed, Reason: a.Reason, DecidedBy: a.DecidedBy}
+	switch {
+	case a.State == audit.ApprovalTimedOut:
+		v.DecidedBy = "timeout"
+	case a.State == audit.ApprovalCancelled, v.DecidedBy == "gateway", v.DecidedBy == "":
+		v.DecidedBy = "error"
+	}
+	return v
+}
+
+// roundWait shows a wait to the second, or to the millisecond when it is
+// shorter than one ("within 0s" says nothing).
+func roundWait(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
 }
 
 // Done is closed when the approval has been decided.
@@ -257,7 +300,7 @@ func (q *Queue) pollLoop() {
 // reason, and refuses new ones.
 func (q *Queue) Shutdown(reason string) {
 	q.mu.Lock()
-	q.closed = true
+	q.closed, q.closedReason = true, reason
 	waits := make([]*Wait, 0, len(q.waits))
 	for _, w := range q.waits {
 		waits = append(waits, w)

@@ -133,3 +133,67 @@ func TestShutdownAndRecover(t *testing.T) {
 		t.Fatalf("recover = %+v, %v", closed, err)
 	}
 }
+
+func TestVerdictOfADecidedApproval(t *testing.T) {
+	cases := []struct {
+		name, state, by string
+		allowed         bool
+		wantBy          string
+	}{
+		{"allowed in Slack", audit.ApprovalAllowed, "slack:U1", true, "slack:U1"},
+		{"denied from the CLI", audit.ApprovalDenied, "cli:alice", false, "cli:alice"},
+		{"timed out", audit.ApprovalTimedOut, "timeout", false, "timeout"},
+		{"cancelled", audit.ApprovalCancelled, "agent", false, "error"},
+		{"gateway shut down", audit.ApprovalDenied, "gateway", false, "error"},
+		{"still pending", audit.ApprovalPending, "", false, "error"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Verdict(audit.Approval{State: tc.state, DecidedBy: tc.by, Reason: "r"})
+			if v.Allowed != tc.allowed || v.DecidedBy != tc.wantBy || v.Reason != "r" {
+				t.Fatalf("verdict %+v", v)
+			}
+		})
+	}
+}
+
+// slowCreate holds CreateApproval until released.
+type slowCreate struct {
+	audit.ApprovalStore
+	entered, release chan struct{}
+}
+
+func (s slowCreate) CreateApproval(ctx context.Context, a *audit.Approval) error {
+	close(s.entered)
+	<-s.release
+	return s.ApprovalStore.CreateApproval(ctx, a)
+}
+
+// A wait opened while the gateway shuts down is not left pending in the
+// store (until the next start) under a misleading "store unavailable": it
+// is closed as shut down.
+func TestShutdownDuringOpenLeavesNothingPending(t *testing.T) {
+	q, _ := newQueue(t)
+	real := q.store
+	slow := slowCreate{real, make(chan struct{}), make(chan struct{})}
+	q.store = slow
+	type opened struct {
+		w   *Wait
+		err error
+	}
+	out := make(chan opened, 1)
+	go func() { w, err := q.Open(context.Background(), req(time.Minute)); out <- opened{w, err} }()
+	<-slow.entered
+	q.Shutdown("gateway shutting down")
+	close(slow.release)
+	o := <-out
+	if o.err == nil {
+		if a := o.w.Wait(context.Background()); a.State != audit.ApprovalDenied || a.Reason != "gateway shutting down" {
+			t.Fatalf("wait ended %+v", a)
+		}
+	}
+	list, err := real.ListApprovals(context.Background(), audit.ApprovalFilter{State: audit.ApprovalPending})
+	if err != nil || len(list) != 0 {
+		t.Fatalf("left pending: %+v %v", list, err)
+	}
+}

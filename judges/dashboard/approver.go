@@ -10,8 +10,6 @@ import (
 
 	"github.com/wardproject/ward/judges"
 	"github.com/wardproject/ward/judges/approval"
-	"github.com/wardproject/ward/protocols/action"
-	"github.com/wardproject/ward/proxy/audit"
 )
 
 // Approver is one dashboard.approver.
@@ -45,24 +43,7 @@ func (a *Approver) Decide(ctx context.Context, req judges.Request) judges.Outcom
 	}
 	res := w.Wait(ctx)
 	details := map[string]any{"approval_id": w.Approval.ID, "state": res.State, "decided_by": res.DecidedBy}
-	return judges.Outcome{Verdict: verdictOf(res), Details: details}
-}
-
-// verdictOf turns a decided approval into the hook's verdict.
-func verdictOf(a audit.Approval) action.Verdict {
-	switch a.State {
-	case audit.ApprovalAllowed:
-		return action.Verdict{Allowed: true, Reason: a.Reason, DecidedBy: a.DecidedBy}
-	case audit.ApprovalTimedOut:
-		return action.Verdict{Reason: a.Reason, DecidedBy: "timeout"}
-	case audit.ApprovalCancelled:
-		return action.Verdict{Reason: a.Reason, DecidedBy: "error"}
-	}
-	by := a.DecidedBy
-	if by == "gateway" || by == "" {
-		by = "error"
-	}
-	return action.Verdict{Reason: a.Reason, DecidedBy: by}
+	return judges.Outcome{Verdict: approval.Verdict(res), Details: details}
 }
 
 var _ judges.Judge = (*Approver)(nil)

@@ -57,11 +57,14 @@ func New(cfg Config) *Judge {
 	if cfg.BaseURL != "" {
 		oc.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
 	}
+	client := http.Client{}
 	if cfg.HTTPClient != nil {
-		oc.HTTPClient = cfg.HTTPClient
-	} else {
-		oc.HTTPClient = &http.Client{}
+		client = *cfg.HTTPClient
 	}
+	// A redirect is an answer (an error, denied), not a second place to
+	// send the action and the key to.
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	oc.HTTPClient = &client
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -71,9 +74,17 @@ func New(cfg Config) *Judge {
 // Decide asks the model about req's action.
 func (j *Judge) Decide(ctx context.Context, req judges.Request) judges.Outcome {
 	start := j.cfg.Now()
-	user := j.cfg.Mask.Apply(userMessage(j.cfg.Prompt, judges.Describe(req, factsLimit)))
-	key := cacheKey(j.cfg.Model, j.cfg.Prompt, user)
 	details := map[string]any{"model": j.cfg.Model}
+	desc := judges.Describe(req, factsLimit)
+	if desc.Cut {
+		// The model would judge a prefix: whatever follows it (a statement
+		// padded past the limit) would pass unseen.
+		details["facts_bytes"] = desc.FactsSize
+		return judges.Deny("error", fmt.Sprintf("%s: the action is too large to show the model whole (%d bytes of facts, at most %d)",
+			j.name, desc.FactsSize, factsLimit), details)
+	}
+	user := j.cfg.Mask.Apply(userMessage(j.cfg.Prompt, j.cfg.Mask.Described(desc)))
+	key := cacheKey(j.cfg.Model, j.cfg.Prompt, user)
 	if c, ok := j.cache.get(key, start); ok {
 		details["cached"] = true
 		return j.verdict(c.allow, c.reason, details)

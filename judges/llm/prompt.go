@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/wardproject/ward/judges"
@@ -61,41 +60,12 @@ var errUnreadable = errors.New("unreadable answer")
 // one JSON object with exactly those two string fields, each once, and
 // nothing around it but white space. Anything else is errUnreadable.
 func parseAnswer(content string) (allow bool, reason string, err error) {
-	dec := json.NewDecoder(strings.NewReader(strings.TrimSpace(content)))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return false, "", fmt.Errorf("%w: not a JSON object", errUnreadable)
-	}
-	seen := map[string]string{}
-	for dec.More() {
-		k, err := dec.Token()
-		if err != nil {
-			return false, "", fmt.Errorf("%w: %v", errUnreadable, err)
-		}
-		key, _ := k.(string)
-		v, err := dec.Token()
-		if err != nil {
-			return false, "", fmt.Errorf("%w: %v", errUnreadable, err)
-		}
-		val, ok := v.(string)
-		switch {
-		case key != "decision" && key != "reason":
-			return false, "", fmt.Errorf("%w: unexpected field %q", errUnreadable, key)
-		case !ok:
-			return false, "", fmt.Errorf("%w: %s is not a string", errUnreadable, key)
-		}
-		if _, dup := seen[key]; dup {
-			return false, "", fmt.Errorf("%w: field %q appears twice", errUnreadable, key)
-		}
-		seen[key] = val
-	}
-	if _, err := dec.Token(); err != nil { // '}'
+	m, err := judges.StrictObject([]byte(content), "decision", "reason")
+	if err != nil {
 		return false, "", fmt.Errorf("%w: %v", errUnreadable, err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return false, "", fmt.Errorf("%w: text after the JSON object", errUnreadable)
-	}
-	decision, ok1 := seen["decision"]
-	reason, ok2 := seen["reason"]
+	decision, ok1 := m["decision"]
+	reason, ok2 := m["reason"]
 	switch {
 	case !ok1 || !ok2:
 		return false, "", fmt.Errorf("%w: want both decision and reason", errUnreadable)

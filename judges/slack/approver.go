@@ -12,7 +12,6 @@ import (
 
 	"github.com/wardproject/ward/judges"
 	"github.com/wardproject/ward/judges/approval"
-	"github.com/wardproject/ward/protocols/action"
 	"github.com/wardproject/ward/proxy/audit"
 )
 
@@ -80,16 +79,25 @@ func (a *Approver) Decide(ctx context.Context, req judges.Request) judges.Outcom
 	p := &pending{approver: a, channel: a.channel}
 	a.hub.register(id, p)
 	defer a.hub.unregister(id)
-	pctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	// Posting counts against the judge's timeout like the wait itself.
+	deadline := time.Now().Add(apiTimeout)
+	if w.Approval.Expires.Before(deadline) {
+		deadline = w.Approval.Expires
+	}
+	pctx, cancel := context.WithDeadline(ctx, deadline)
 	channel, ts, err := a.api.PostMessageContext(pctx, a.channel,
 		slack.MsgOptionText(fallbackText(w.Approval, a.mask), false),
 		slack.MsgOptionBlocks(messageBlocks(w.Approval, "", a.mask)...))
+	expired := pctx.Err() != nil
 	cancel()
 	if err != nil {
-		reason := fmt.Sprintf("%s: posting the request failed: %s", a.name, a.mask.Apply(err.Error()))
-		a.hub.queue.Decide(id, audit.ApprovalDenied, "error", reason)
-		w.Wait(ctx)
-		return judges.Deny("error", reason, details)
+		if !expired { // else the wait ends now as a timeout or a cancellation
+			reason := fmt.Sprintf("%s: posting the request failed: %s", a.name, a.mask.Apply(err.Error()))
+			a.hub.queue.Decide(id, audit.ApprovalDenied, "error", reason)
+		}
+		res := w.Wait(ctx)
+		details["state"], details["decided_by"] = res.State, res.DecidedBy
+		return judges.Outcome{Verdict: approval.Verdict(res), Details: details}
 	}
 	details["channel"], details["ts"] = channel, ts
 	if r, err := json.Marshal(ref{Channel: channel, TS: ts}); err == nil {
@@ -100,26 +108,10 @@ func (a *Approver) Decide(ctx context.Context, req judges.Request) judges.Outcom
 		cancel()
 	}
 	res := w.Wait(ctx)
-	a.update(context.WithoutCancel(ctx), channel, ts, res)
+	// The verdict does not wait for Slack to show it.
+	a.hub.later(func() { a.update(context.Background(), channel, ts, res) })
 	details["state"], details["decided_by"] = res.State, res.DecidedBy
-	return judges.Outcome{Verdict: verdictOf(res), Details: details}
-}
-
-// verdictOf turns a decided approval into the hook's verdict.
-func verdictOf(a audit.Approval) action.Verdict {
-	switch a.State {
-	case audit.ApprovalAllowed:
-		return action.Verdict{Allowed: true, Reason: a.Reason, DecidedBy: a.DecidedBy}
-	case audit.ApprovalTimedOut:
-		return action.Verdict{Reason: a.Reason, DecidedBy: "timeout"}
-	case audit.ApprovalCancelled:
-		return action.Verdict{Reason: a.Reason, DecidedBy: "error"}
-	}
-	by := a.DecidedBy
-	if by == "gateway" {
-		by = "error"
-	}
-	return action.Verdict{Reason: a.Reason, DecidedBy: by}
+	return judges.Outcome{Verdict: approval.Verdict(res), Details: details}
 }
 
 // update rewrites the request message with its outcome.

@@ -38,6 +38,7 @@ type Hub struct {
 	pending map[string]*pending // by approval ID
 	sockets map[string]*socket  // by app token
 	closed  bool
+	updates sync.WaitGroup // message updates in flight
 }
 
 // pending is an approval message waiting for a click.
@@ -193,7 +194,25 @@ func (h *Hub) Recovered(ctx context.Context, closed []audit.Approval, approvers 
 	}
 }
 
-// Close stops the Socket Mode connections.
+// later runs f (a message update) in the background; Close waits for it.
+// Once the hub is closed, f runs before later returns.
+func (h *Hub) later(f func()) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		f()
+		return
+	}
+	h.updates.Add(1)
+	h.mu.Unlock()
+	go func() {
+		defer h.updates.Done()
+		f()
+	}()
+}
+
+// Close stops the Socket Mode connections and waits for the message
+// updates in flight (each bounded by the Slack API timeout).
 func (h *Hub) Close() error {
 	h.mu.Lock()
 	h.closed = true
@@ -203,5 +222,6 @@ func (h *Hub) Close() error {
 	for _, s := range sockets {
 		s.stop()
 	}
+	h.updates.Wait()
 	return nil
 }

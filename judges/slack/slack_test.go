@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"go.starlark.net/starlark"
-
 	"github.com/wardproject/ward/judges"
 	"github.com/wardproject/ward/judges/approval"
+	"github.com/wardproject/ward/judges/judgestest"
 	"github.com/wardproject/ward/judges/slack"
 	"github.com/wardproject/ward/judges/slack/slackfake"
 	"github.com/wardproject/ward/protocols/action"
@@ -25,20 +24,6 @@ const (
 	intern  = "U0INTERN"
 	signing = "signing-secret-canary"
 )
-
-type facts struct{}
-
-func (facts) Attr(string) (starlark.Value, error) { return nil, nil }
-func (facts) AttrNames() []string                 { return nil }
-func (facts) String() string                      { return "facts" }
-func (facts) Type() string                        { return "facts" }
-func (facts) Freeze()                             {}
-func (facts) Truth() starlark.Bool                { return true }
-func (facts) Hash() (uint32, error)               { return 0, nil }
-func (facts) Summary() string                     { return "DELETE FROM users WHERE id = 7" }
-func (facts) MarshalJSON() ([]byte, error) {
-	return []byte(`{"sql":"DELETE FROM users WHERE id = 7","writes":true}`), nil
-}
 
 type env struct {
 	t     *testing.T
@@ -75,7 +60,7 @@ func (e *env) approver(socketMode bool, approvers ...string) *slack.Approver {
 
 func request(timeout time.Duration) judges.Request {
 	return judges.Request{Action: &action.Action{ID: "a1", Protocol: "postgres", Endpoint: "prod",
-		Agent: action.Agent{Name: "claude", User: "claude"}, Facts: facts{}}, Note: "write by claude", Timeout: timeout}
+		Agent: action.Agent{Name: "claude", User: "claude"}, Facts: judgestest.Facts{SQL: "DELETE FROM users WHERE id = 7", JSON: `{"sql":"DELETE FROM users WHERE id = 7","writes":true}`}}, Note: "write by claude", Timeout: timeout}
 }
 
 // ask runs Decide in the background.
@@ -317,6 +302,32 @@ func TestRestartUpdatesLeftoverMessages(t *testing.T) {
 	defer hub.Close()
 	hub.Recovered(context.Background(), closed, []*slack.Approver{hub.NewApprover(slack.Config{Name: "slack:#agent-ops", Channel: "#agent-ops", BotToken: "xoxb", SigningSecret: "s", Approvers: []string{ops}})})
 	if upd := e.fake.WaitCalls("chat.update", 1)[0]; !strings.Contains(upd.Text(), "Gateway restarted — denied") {
+		t.Errorf("update: %s", upd.Text())
+	}
+}
+
+// The judge's timeout bounds the whole wait: a slow chat.postMessage
+// does not stretch it, and updating the message afterwards does not hold
+// the verdict back.
+func TestSlowSlackDoesNotStretchTheWait(t *testing.T) {
+	e := newEnv(t)
+	e.fake.Delay("chat.postMessage", 3*time.Second)
+	start := time.Now()
+	o := e.approver(true, ops).Decide(context.Background(), request(300*time.Millisecond))
+	if took := time.Since(start); o.Verdict.Allowed || took > 1500*time.Millisecond {
+		t.Fatalf("outcome %+v after %s with a 300ms timeout", o.Verdict, took)
+	}
+
+	e = newEnv(t)
+	e.fake.Delay("chat.update", 3*time.Second)
+	out := ask(context.Background(), e.approver(true, ops), time.Minute)
+	id := e.pendingID()
+	e.fake.Interactive(slackfake.ClickPayload(id, ops, true))
+	clicked := time.Now()
+	if o := wait(t, out); !o.Verdict.Allowed || time.Since(clicked) > 1500*time.Millisecond {
+		t.Fatalf("outcome %+v %s after the click (the message update held it back)", o.Verdict, time.Since(clicked))
+	}
+	if upd := e.fake.WaitCalls("chat.update", 1)[0]; !strings.Contains(upd.Text(), "Approved") {
 		t.Errorf("update: %s", upd.Text())
 	}
 }

@@ -30,6 +30,9 @@ const (
 	CallbackPath = "/webhook/approvals/" // + approval ID, on the callback port
 )
 
+// errJudgeTimeout is a POST cut short by the approval's own timeout.
+var errJudgeTimeout = errors.New("the approval timed out while posting")
+
 // Request is the JSON body POSTed to the webhook.
 type Request struct {
 	Type        string           `json:"type"` // "ward.approval_request"
@@ -91,6 +94,12 @@ func (h *Hub) NewApprover(cfg Config) *Approver { return &Approver{hub: h, cfg: 
 // Decide posts the request and waits for the decision.
 func (a *Approver) Decide(ctx context.Context, req judges.Request) judges.Outcome {
 	h := a.hub
+	desc := judges.Describe(req, factsLimit)
+	if desc.Cut {
+		// The receiver would approve what it saw the start of.
+		return judges.Deny("error", fmt.Sprintf("%s: the action is too large to send whole (%d bytes of facts, at most %d)",
+			a.cfg.Name, desc.FactsSize, factsLimit), map[string]any{"facts_bytes": desc.FactsSize})
+	}
 	w, err := h.queue.Open(ctx, approval.Request{Judge: a.cfg.Name, Action: req.Action, Note: req.Note, Timeout: req.Timeout, TimeoutReason: req.TimeoutReason})
 	if err != nil {
 		return judges.Deny("error", "approval queue unavailable: "+err.Error(), nil)
@@ -105,26 +114,17 @@ func (a *Approver) Decide(ctx context.Context, req judges.Request) judges.Outcom
 		delete(h.pending, id)
 		h.mu.Unlock()
 	}()
-	if d, err := a.post(ctx, w.Approval, req); err != nil {
+	if d, err := a.post(ctx, w.Approval, desc, req.Timeout); errors.Is(err, errJudgeTimeout) || ctx.Err() != nil {
+		// The judge's own timeout passed while posting, or the agent went
+		// away: the wait below ends as a timeout or a cancellation.
+	} else if err != nil {
 		a.hub.queue.Decide(id, audit.ApprovalDenied, "error", a.cfg.Name+": "+a.cfg.Mask.Apply(err.Error()))
 	} else if d.Decision != "pending" {
 		a.decide(id, d)
 	}
 	res := w.Wait(ctx)
 	details["state"], details["decided_by"] = res.State, res.DecidedBy
-	v := judges.Deny(res.DecidedBy, res.Reason, details)
-	switch res.State {
-	case audit.ApprovalAllowed:
-		v.Verdict.Allowed = true
-	case audit.ApprovalTimedOut:
-		v.Verdict.DecidedBy = "timeout"
-	case audit.ApprovalCancelled:
-		v.Verdict.DecidedBy = "error"
-	}
-	if v.Verdict.DecidedBy == "gateway" {
-		v.Verdict.DecidedBy = "error"
-	}
-	return v
+	return judges.Outcome{Verdict: approval.Verdict(res), Details: details}
 }
 
 // decide records a decision that came back; it reports whether the
@@ -151,8 +151,8 @@ func (a *Approver) decide(id string, d Decision) (bool, error) {
 }
 
 // post sends the request; the response holds a decision or "pending".
-func (a *Approver) post(ctx context.Context, ap audit.Approval, req judges.Request) (Decision, error) {
-	body := Request{Type: "ward.approval_request", ApprovalID: ap.ID, ExpiresAt: ap.Expires.UTC(), Action: judges.Describe(req, factsLimit)}
+func (a *Approver) post(ctx context.Context, ap audit.Approval, desc judges.Described, timeout time.Duration) (Decision, error) {
+	body := Request{Type: "ward.approval_request", ApprovalID: ap.ID, ExpiresAt: ap.Expires.UTC(), Action: a.cfg.Mask.Described(desc)}
 	if a.hub.CallbackBase != "" {
 		body.CallbackURL = strings.TrimSuffix(a.hub.CallbackBase, "/") + CallbackPath + ap.ID
 	}
@@ -161,7 +161,7 @@ func (a *Approver) post(ctx context.Context, ap audit.Approval, req judges.Reque
 		return Decision{}, fmt.Errorf("encode the request: %w", err)
 	}
 	data = []byte(a.cfg.Mask.Apply(string(data)))
-	ctx, cancel := context.WithTimeout(ctx, min(postTimeout, req.Timeout))
+	ctx, cancel := context.WithTimeout(ctx, min(postTimeout, timeout))
 	defer cancel()
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, a.cfg.URL, bytes.NewReader(data))
 	if err != nil {
@@ -180,6 +180,9 @@ func (a *Approver) post(ctx context.Context, ap audit.Approval, req judges.Reque
 	resp, err := client.Do(hreq)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
+			if timeout <= postTimeout {
+				return Decision{}, errJudgeTimeout
+			}
 			return Decision{}, errors.New("the webhook did not answer in time")
 		}
 		return Decision{}, errors.New("the webhook is unreachable")
@@ -189,10 +192,11 @@ func (a *Approver) post(ctx context.Context, ap audit.Approval, req judges.Reque
 	if err != nil || len(rbody) > maxBody {
 		return Decision{}, errors.New("unreadable response")
 	}
+	errNoCallback := errors.New("the webhook deferred its decision but the gateway has no callback_port to receive it")
 	switch {
 	case resp.StatusCode == http.StatusAccepted:
 		if body.CallbackURL == "" {
-			return Decision{}, errors.New("the webhook deferred its decision (202) but the gateway has no callback_port to receive it")
+			return Decision{}, errNoCallback
 		}
 		return Decision{Decision: "pending"}, nil
 	case resp.StatusCode != http.StatusOK:
@@ -205,17 +209,20 @@ func (a *Approver) post(ctx context.Context, ap audit.Approval, req judges.Reque
 	if err != nil {
 		return Decision{}, fmt.Errorf("the webhook's response: %w", err)
 	}
+	if d.Decision == "pending" && body.CallbackURL == "" {
+		return Decision{}, errNoCallback
+	}
 	return d, nil
 }
 
-// parseDecision reads a decision strictly.
+// parseDecision reads a decision strictly: one JSON object with only the
+// fields of a Decision, each a string, once, in their exact spelling.
 func parseDecision(body []byte, id string, mayDefer bool) (Decision, error) {
-	var d Decision
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
-		return d, fmt.Errorf("not a decision: %v", err)
+	m, err := judges.StrictObject(body, "approval_id", "decision", "reason", "decided_by")
+	if err != nil {
+		return Decision{}, fmt.Errorf("not a decision: %v", err)
 	}
+	d := Decision{ApprovalID: m["approval_id"], Decision: m["decision"], Reason: m["reason"], DecidedBy: m["decided_by"]}
 	switch {
 	case d.ApprovalID != id:
 		return d, fmt.Errorf("decision is for approval %q, not %q", d.ApprovalID, id)

@@ -144,7 +144,9 @@ func (sess *session) decide(sql string, a *sqlfacts.Analysis, refs map[string]st
 	sess.dmu.Lock()
 	sess.decideCancel, sess.cancelled = cancel, false
 	sess.dmu.Unlock()
+	stopWatch := sess.reader.watch(cancel) // an agent that leaves cancels the wait
 	d, err := sess.srv.Engine.Decide(ctx, snap, ep, ep.Hook, act)
+	stopWatch()
 	sess.dmu.Lock()
 	sess.decideCancel = nil
 	cancelled := sess.cancelled

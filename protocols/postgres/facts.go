@@ -126,12 +126,16 @@ type queryJSON struct {
 	User          string `json:"user"`
 	Database      string `json:"database"`
 	InTransaction bool   `json:"in_transaction"`
+	// Prepared is the SQL of the prepared statements an EXECUTE runs:
+	// judges must see what runs, not only its name.
+	Prepared map[string]string `json:"prepared,omitempty"`
 	*sqlfacts.Analysis
 }
 
 // MarshalJSON encodes the facts for the audit log.
 func (q *Query) MarshalJSON() ([]byte, error) {
-	return json.Marshal(queryJSON{SQL: q.SQL, User: q.User, Database: q.Database, InTransaction: q.InTransaction, Analysis: q.Analysis})
+	return json.Marshal(queryJSON{SQL: q.SQL, User: q.User, Database: q.Database, InTransaction: q.InTransaction,
+		Prepared: q.Prepared, Analysis: q.Analysis})
 }
 
 // Raw is a Postgres action as recorded for replay: the arguments of sql().

@@ -23,6 +23,7 @@ import (
 type session struct {
 	srv        *Server
 	agentConn  net.Conn
+	reader     *agentReader // reads agentConn for be
 	be         *pgproto3.Backend
 	up         *upstream
 	agent      action.Agent
@@ -152,7 +153,7 @@ func (s *Server) open(snap *proxy.Snapshot, ep *policy.Endpoint, st *startup) (*
 	if err != nil {
 		return nil, withCode("08006", fmt.Errorf("cannot log in to the database: %w", err))
 	}
-	sess := &session{srv: s, agentConn: st.conn, be: st.be, up: up, agent: agent, user: ep.Postgres.User,
+	sess := &session{srv: s, agentConn: st.conn, reader: st.reader, be: st.be, up: up, agent: agent, user: ep.Postgres.User,
 		database: database, maxMessage: int(ep.Postgres.MaxMessage), maxQuery: int(ep.Postgres.MaxQuery),
 		prepared: map[string]*prepared{}}
 	sess.ctx, sess.stop = context.WithCancel(context.Background())

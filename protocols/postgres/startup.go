@@ -23,6 +23,7 @@ var errCancelled = errors.New("cancel request handled")
 // startup is an agent connection after its startup message.
 type startup struct {
 	conn    net.Conn // TLS when the agent negotiated it
+	reader  *agentReader
 	be      *pgproto3.Backend
 	version uint32
 	params  map[string]string
@@ -73,7 +74,8 @@ func (s *Server) readStartup(conn net.Conn, ep *policy.Endpoint) (*startup, erro
 			for k, v := range m.Parameters {
 				params[k] = v
 			}
-			return &startup{conn: conn, be: pgproto3.NewBackend(conn, conn), version: m.ProtocolVersion, params: params}, nil
+			r := &agentReader{conn: conn}
+			return &startup{conn: conn, reader: r, be: pgproto3.NewBackend(r, conn), version: m.ProtocolVersion, params: params}, nil
 		default:
 			return nil, fmt.Errorf("unexpected startup packet %T", msg)
 		}

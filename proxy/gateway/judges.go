@@ -71,7 +71,7 @@ func (g *Gateway) startJudges(ctx context.Context, gw policy.Gateway) error {
 	mux := http.NewServeMux()
 	mux.Handle("/slack/interactivity", &slack.Interactivity{Hub: js.slack, Secrets: g.signingSecrets})
 	mux.Handle(webhook.CallbackPath, js.webhook)
-	js.callback = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	js.callback = newCallbackServer(mux)
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
@@ -81,6 +81,14 @@ func (g *Gateway) startJudges(ctx context.Context, gw policy.Gateway) error {
 	}()
 	g.logger.Info("callbacks listening", "addr", ln.Addr().String(), "url", base)
 	return nil
+}
+
+// newCallbackServer serves the callback port, which may face the
+// internet (Slack's Request URL): requests are small and quick, so slow
+// or idle clients are cut off.
+func newCallbackServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 }
 
 // CallbackAddr is the address of the callback port, or nil.
@@ -104,43 +112,11 @@ func (g *Gateway) snapshotJudges(snap *proxy.Snapshot) error {
 	var signing []string
 	var approvers []*slack.Approver
 	for _, j := range p.Judges {
-		switch j.Kind {
-		case "llm":
-			s := j.LLM
-			cfg := llm.Config{Model: s.Model, BaseURL: s.BaseURL, Prompt: s.Prompt, CacheTTL: s.CacheTTL,
-				HTTPClient: g.opts.JudgeHTTPClient, Mask: mask}
-			if s.APIKey != nil {
-				cfg.APIKey = string(snap.Secret(s.APIKey))
-			}
-			a.judges[j] = llm.New(cfg)
-		case "slack":
-			s := j.Slack
-			if s.AppToken == nil && p.Gateway.CallbackPort == 0 {
-				return fmt.Errorf("%s (%s) takes clicks over HTTP interactivity (signing_secret, no app_token): set gateway(callback_port = N) and point the Slack app's Request URL at it", j.Name, j.Pos)
-			}
-			cfg := slack.Config{Name: j.Name, Channel: s.Channel, BotToken: string(snap.Secret(s.BotToken)), Approvers: s.Approvers, Mask: mask}
-			if s.AppToken != nil {
-				cfg.AppToken = string(snap.Secret(s.AppToken))
-			}
-			if s.SigningSecret != nil {
-				cfg.SigningSecret = string(snap.Secret(s.SigningSecret))
-				signing = append(signing, cfg.SigningSecret)
-			}
-			ap := js.slack.NewApprover(cfg)
-			approvers = append(approvers, ap)
-			a.judges[j] = ap
-		case "webhook":
-			s := j.Webhook
-			a.judges[j] = js.webhook.NewApprover(webhook.Config{Name: j.Name, URL: s.URL, Secret: snap.Secret(s.Secret), Mask: mask})
-		case "dashboard":
-			d, err := g.dashboardJudge(p, j.Name, j.Pos)
-			if err != nil {
-				return err
-			}
-			a.judges[j] = d
-		default:
-			return fmt.Errorf("%s: unknown judge kind %q", j.Name, j.Kind)
+		jj, err := g.newJudge(snap, j, mask, &signing, &approvers)
+		if err != nil {
+			return err
 		}
+		a.judges[j] = jj
 	}
 	a.signing = signing
 	snap.Judges = a
@@ -150,6 +126,71 @@ func (g *Gateway) snapshotJudges(snap *proxy.Snapshot) error {
 		go js.slack.Recovered(context.Background(), closed, approvers)
 	}
 	return nil
+}
+
+// newJudge builds the service behind one declared judge, with snap's
+// secrets; Slack approvers and their signing secrets are also collected.
+func (g *Gateway) newJudge(snap *proxy.Snapshot, j *builtins.Judge, mask judges.Masker, signing *[]string, approvers *[]*slack.Approver) (judges.Judge, error) {
+	p := snap.Policy
+	secret := func(s *builtins.Secret) (string, error) {
+		v, err := judgeSecret(snap, j, s)
+		return string(v), err
+	}
+	var err error
+	switch j.Kind {
+	case "llm":
+		s := j.LLM
+		cfg := llm.Config{Model: s.Model, BaseURL: s.BaseURL, Prompt: s.Prompt, CacheTTL: s.CacheTTL,
+			HTTPClient: g.opts.JudgeHTTPClient, Mask: mask}
+		if s.APIKey != nil {
+			if cfg.APIKey, err = secret(s.APIKey); err != nil {
+				return nil, err
+			}
+		}
+		return llm.New(cfg), nil
+	case "slack":
+		s := j.Slack
+		if s.AppToken == nil && p.Gateway.CallbackPort == 0 {
+			return nil, fmt.Errorf("%s (%s) takes clicks over HTTP interactivity (signing_secret, no app_token): set gateway(callback_port = N) and point the Slack app's Request URL at it", j.Name, j.Pos)
+		}
+		cfg := slack.Config{Name: j.Name, Channel: s.Channel, Approvers: s.Approvers, Mask: mask}
+		if cfg.BotToken, err = secret(s.BotToken); err != nil {
+			return nil, err
+		}
+		if s.AppToken != nil {
+			if cfg.AppToken, err = secret(s.AppToken); err != nil {
+				return nil, err
+			}
+		}
+		if s.SigningSecret != nil {
+			if cfg.SigningSecret, err = secret(s.SigningSecret); err != nil {
+				return nil, err
+			}
+			*signing = append(*signing, cfg.SigningSecret)
+		}
+		ap := g.judges.slack.NewApprover(cfg)
+		*approvers = append(*approvers, ap)
+		return ap, nil
+	case "webhook":
+		key, err := judgeSecret(snap, j, j.Webhook.Secret)
+		if err != nil {
+			return nil, err
+		}
+		return g.judges.webhook.NewApprover(webhook.Config{Name: j.Name, URL: j.Webhook.URL, Secret: key, Mask: mask}), nil
+	case "dashboard":
+		return g.dashboardJudge(p, j.Name, j.Pos)
+	}
+	return nil, fmt.Errorf("%s: unknown judge kind %q", j.Name, j.Kind)
+}
+
+// judgeSecret is the value of one of j's secrets; an unavailable one (a
+// Vault lease that ended) is an error: an empty key signs nothing.
+func judgeSecret(snap *proxy.Snapshot, j *builtins.Judge, s *builtins.Secret) ([]byte, error) {
+	v := snap.Secret(s)
+	if len(v) == 0 {
+		return nil, fmt.Errorf("%s (%s): secret %s is unavailable (its Vault lease ended)", j.Name, j.Pos, s)
+	}
+	return v, nil
 }
 
 // masker scrubs every secret the gateway holds from text judges send out.

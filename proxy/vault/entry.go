@@ -43,6 +43,7 @@ type entry struct {
 	lease     lease
 	refreshAt time.Time
 	failing   bool
+	dropped   bool // Retain forgot the path; a refresh in flight must not keep what it read
 }
 
 // field returns a field's value while the lease lasts.
@@ -62,6 +63,14 @@ func (e *entry) field(name string, now time.Time) ([]byte, error) {
 func (e *entry) leaseID() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.lease.id
+}
+
+// drop marks e forgotten and returns its lease ID, to revoke.
+func (e *entry) drop() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.dropped = true
 	return e.lease.id
 }
 

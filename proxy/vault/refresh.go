@@ -54,7 +54,7 @@ func (c *Client) refresh(e *entry) {
 			// A renewal that lands after the lease ended does not bring the
 			// old credentials back either.
 			if renewed.duration >= l.duration/2 && c.cfg.Now().Before(l.end) {
-				c.settle(e, nil, renewed)
+				c.settle(ctx, e, nil, renewed)
 				return
 			}
 		} else if err != nil {
@@ -67,7 +67,9 @@ func (c *Client) refresh(e *entry) {
 		c.failed(e, l, err)
 		return
 	}
-	c.settle(e, data, fresh)
+	if !c.settle(ctx, e, data, fresh) {
+		return
+	}
 	if l.id != "" && fresh.id != l.id {
 		// The old credentials may still be in use; they end with their
 		// lease, or are revoked when the gateway stops.
@@ -77,9 +79,17 @@ func (c *Client) refresh(e *entry) {
 	}
 }
 
-// settle stores a successful refresh.
-func (c *Client) settle(e *entry, data map[string][]byte, l lease) {
+// settle stores a successful refresh. It reports false when Retain
+// dropped the path meanwhile: a fresh lease is then revoked, not kept.
+func (c *Client) settle(ctx context.Context, e *entry, data map[string][]byte, l lease) bool {
 	e.mu.Lock()
+	if e.dropped {
+		e.mu.Unlock()
+		if data != nil {
+			_ = c.revokeID(ctx, e.path, l.id)
+		}
+		return false
+	}
 	changed := data != nil && !maps.EqualFunc(e.data, data, func(a, b []byte) bool { return string(a) == string(b) })
 	if data != nil {
 		e.data = data
@@ -97,6 +107,7 @@ func (c *Client) settle(e *entry, data map[string][]byte, l lease) {
 			c.cfg.OnChange()
 		}
 	}
+	return true
 }
 
 // failed keeps the last good value until its lease ends, and retries.

@@ -209,7 +209,7 @@ func (c *Client) Retain(ctx context.Context, refs []string) {
 	}
 	c.mu.Unlock()
 	for _, e := range drop {
-		c.revoke(ctx, e)
+		c.revokeID(ctx, e.path, e.drop())
 	}
 }
 
@@ -244,15 +244,18 @@ func (c *Client) Close(ctx context.Context) error {
 }
 
 func (c *Client) revoke(ctx context.Context, e *entry) error {
-	id := e.leaseID()
+	return c.revokeID(ctx, e.path, e.leaseID())
+}
+
+func (c *Client) revokeID(ctx context.Context, path, id string) error {
 	if id == "" {
 		return nil
 	}
 	if err := c.api.Sys().RevokeWithContext(ctx, id); err != nil {
-		c.cfg.Logger.Warn("vault: cannot revoke a lease; it ends on its own", "path", e.path, "error", err)
-		return fmt.Errorf("vault: revoke the lease of %s: %w", e.path, err)
+		c.cfg.Logger.Warn("vault: cannot revoke a lease; it ends on its own", "path", path, "error", err)
+		return fmt.Errorf("vault: revoke the lease of %s: %w", path, err)
 	}
-	c.cfg.Logger.Info("vault: lease revoked", "path", e.path)
+	c.cfg.Logger.Info("vault: lease revoked", "path", path)
 	return nil
 }
 

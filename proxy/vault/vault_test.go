@@ -239,3 +239,34 @@ func TestRetainRevokesDroppedPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A refresh that reads a fresh lease for a path a reload dropped while
+// the read was in flight does not leave that lease behind: it is revoked
+// like the one Retain revoked, not kept alive until its TTL.
+func TestRefreshRacingRetainLeavesNoLease(t *testing.T) {
+	s := newVault(t)
+	s.LeaseTTL, s.MaxTTL = 60, 80 // the refresh reads a fresh lease
+	clk := &clock{now: time.Now()}
+	c := newClient(t, s, clk, nil)
+	if _, err := c.Resolve(context.Background(), "read:database/creds/ro#password"); err != nil {
+		t.Fatal(err)
+	}
+	held, release := s.HoldCreds()
+	clk.Add(41 * time.Second)
+	select {
+	case <-held:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no refresh read")
+	}
+	c.Retain(context.Background(), nil) // a reload dropped the path
+	release()
+	waitFor(t, "the second lease", func() bool { return len(s.Leases()) == 2 })
+	waitFor(t, "every lease revoked", func() bool {
+		for _, l := range s.Leases() {
+			if !l.Revoked {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -42,6 +42,7 @@ type Fake struct {
 	calls    []Call
 	groups   map[string][]string
 	failPost string // chat.postMessage answers this Slack error
+	delays   map[string]time.Duration
 
 	conn     *wsConn // the newest Socket Mode connection
 	acks     chan string
@@ -91,6 +92,17 @@ func (f *Fake) FailPosts(code string) {
 	f.mu.Unlock()
 }
 
+// Delay makes every call of method take d before it is answered (a slow
+// or hung Slack); the call's context still cuts it short.
+func (f *Fake) Delay(method string, d time.Duration) {
+	f.mu.Lock()
+	if f.delays == nil {
+		f.delays = map[string]time.Duration{}
+	}
+	f.delays[method] = d
+	f.mu.Unlock()
+}
+
 // Client is an HTTP client that records each call before slacktest
 // answers it.
 func (f *Fake) Client() *http.Client { return &http.Client{Transport: recorder{f}} }
@@ -124,7 +136,15 @@ func (r recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.f.mu.Lock()
 		r.f.calls = append(r.f.calls, Call{Method: method, Form: form})
 		fail := r.f.failPost
+		delay := r.f.delays[method]
 		r.f.mu.Unlock()
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-req.Context().Done():
+				return nil, req.Context().Err()
+			}
+		}
 		if fail != "" && method == "chat.postMessage" {
 			body, _ := json.Marshal(map[string]any{"ok": false, "error": fail})
 			return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},

@@ -37,6 +37,27 @@ type Server struct {
 	// Creds, when set, chooses the username and password of the n-th
 	// dynamic lease (say, a real database role made by the test).
 	Creds func(n int) (user, password string)
+
+	hmu  sync.Mutex
+	hold chan struct{} // while set, reads of dynamic credentials wait for it to close
+	held chan struct{} // receives when a read starts waiting
+}
+
+// HoldCreds makes the next reads of dynamic credentials wait until
+// release is called; held receives once a read is waiting.
+func (s *Server) HoldCreds() (held <-chan struct{}, release func()) {
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	hold, h := make(chan struct{}), make(chan struct{}, 1)
+	s.hold, s.held = hold, h
+	return h, func() {
+		s.hmu.Lock()
+		if s.hold == hold {
+			s.hold = nil
+		}
+		s.hmu.Unlock()
+		close(hold)
+	}
 }
 
 // Lease is one dynamic-secret lease.
@@ -110,6 +131,18 @@ func errorsJSON(w http.ResponseWriter, code int, msg string) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/v1/database/creds/") {
+		s.hmu.Lock()
+		hold, held := s.hold, s.held
+		s.hmu.Unlock()
+		if hold != nil {
+			select {
+			case held <- struct{}{}:
+			default:
+			}
+			<-hold
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.down {
