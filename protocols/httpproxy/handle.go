@@ -1,6 +1,7 @@
 package httpproxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -99,6 +100,15 @@ func (p *Proxy) handle(w http.ResponseWriter, r *http.Request, snap *proxy.Snaps
 		in.Body = prefix[:ep.BodyLimit]
 	}
 
+	ctx := r.Context()
+	if in.BodyTruncated {
+		// Notice an agent that goes away mid-body while this is decided.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer httprelay.ReadAhead(r, httprelay.AheadLimit, cancel)()
+	}
+
 	act := p.engine.NewAction("http", ep.Name, agent)
 	req, err := Decode(in, ep)
 	if err != nil {
@@ -106,7 +116,7 @@ func (p *Proxy) handle(w http.ResponseWriter, r *http.Request, snap *proxy.Snaps
 		return
 	}
 	act.Facts, act.Raw = req, req.Raw()
-	d, err := p.engine.Decide(r.Context(), snap, ep, "on_request", act)
+	d, err := p.engine.Decide(ctx, snap, ep, "on_request", act)
 	if err != nil {
 		WriteProblem(w, http.StatusServiceUnavailable, Problem{Error: ErrGateway, Reason: err.Error(), ActionID: act.ID})
 		return

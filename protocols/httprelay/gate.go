@@ -159,7 +159,15 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	act.Facts, act.Raw = facts, raw
-	d, err := g.engine.Decide(r.Context(), snap, ep, ep.Hook, act)
+	ctx := r.Context()
+	if in.BodyTruncated {
+		// Notice an agent that goes away mid-body while this is decided.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer ReadAhead(r, AheadLimit, cancel)()
+	}
+	d, err := g.engine.Decide(ctx, snap, ep, ep.Hook, act)
 	if err != nil {
 		g.proto.WriteError(w, Error{Status: http.StatusServiceUnavailable, Kind: ErrGateway, Reason: err.Error(), ActionID: act.ID})
 		return
