@@ -17,14 +17,7 @@ import (
 
 // Input is a request as the decoder reads it, whether it came off the wire,
 // from clickhouse_query() in a test, or from a recorded fixture.
-type Input struct {
-	Method string
-	// Target is the request-target as sent: "/?query=SELECT+1&database=db".
-	Target        string
-	Header        http.Header
-	Body          []byte // the first body_limit bytes
-	BodyTruncated bool
-}
+type Input = httprelay.Input
 
 // reservedParams are URL parameters of ClickHouse's HTTP interface that
 // are not settings.

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
+
+	"github.com/wardproject/ward/starlark/policy"
 )
 
 // Query is the facts of a ClickHouse query sent to the HTTP interface.
@@ -72,26 +73,26 @@ func (q *Query) Attr(name string) (starlark.Value, error) {
 		out := make(starlark.Tuple, len(q.Statements))
 		for i, st := range q.Statements {
 			out[i] = starlarkstruct.FromStringDict(starlark.String("statement"), starlark.StringDict{
-				"verb": starlark.String(st.Verb), "tables": strings2(st.Tables),
-				"functions": strings2(st.Functions), "text": starlark.String(st.Text)})
+				"verb": starlark.String(st.Verb), "tables": policy.StringTuple(st.Tables),
+				"functions": policy.StringTuple(st.Functions), "text": starlark.String(st.Text)})
 		}
 		return out, nil
 	case "verbs":
-		return strings2(q.Verbs), nil
+		return policy.StringTuple(q.Verbs), nil
 	case "tables":
-		return strings2(q.Tables), nil
+		return policy.StringTuple(q.Tables), nil
 	case "functions":
-		return strings2(q.Functions), nil
+		return policy.StringTuple(q.Functions), nil
 	case "writes":
 		return starlark.Bool(q.Writes), nil
 	case "settings":
-		return stringDict(q.Settings), nil
+		return policy.StringDict(q.Settings), nil
 	case "format":
 		return starlark.String(q.Format), nil
 	case "database":
 		return starlark.String(q.Database), nil
 	case "params":
-		return stringDict(q.QueryParams), nil
+		return policy.StringDict(q.QueryParams), nil
 	case "session_id":
 		return starlark.String(q.SessionID), nil
 	case "insert_data":
@@ -102,28 +103,6 @@ func (q *Query) Attr(name string) (starlark.Value, error) {
 
 // AttrNames lists the facts.
 func (q *Query) AttrNames() []string { return queryAttrs }
-
-func strings2(ss []string) starlark.Tuple {
-	t := make(starlark.Tuple, len(ss))
-	for i, s := range ss {
-		t[i] = starlark.String(s)
-	}
-	return t
-}
-
-func stringDict(m map[string]string) *starlark.Dict {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	d := starlark.NewDict(len(m))
-	for _, k := range keys {
-		_ = d.SetKey(starlark.String(k), starlark.String(m[k]))
-	}
-	d.Freeze()
-	return d
-}
 
 // Summary is the query on one line, shortened.
 func (q *Query) Summary() string {

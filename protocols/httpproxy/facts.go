@@ -9,13 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"go.starlark.net/starlark"
 
+	"github.com/wardproject/ward/protocols/httprelay"
 	"github.com/wardproject/ward/starlark/policy"
 )
 
@@ -96,7 +95,7 @@ func (r *Request) Attr(name string) (starlark.Value, error) {
 		return starlark.String(r.URL()), nil
 	case "query":
 		if r.query == nil {
-			r.query = queryValue(r.Query)
+			r.query = policy.StringListDict(r.Query)
 		}
 		return r.query, nil
 	case "headers":
@@ -115,24 +114,6 @@ func (r *Request) Attr(name string) (starlark.Value, error) {
 		return r.json, nil
 	}
 	return nil, nil
-}
-
-func queryValue(q url.Values) starlark.Value {
-	d := starlark.NewDict(len(q))
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		vals := make([]starlark.Value, len(q[k]))
-		for i, v := range q[k] {
-			vals[i] = starlark.String(v)
-		}
-		_ = d.SetKey(starlark.String(k), starlark.NewList(vals))
-	}
-	d.Freeze()
-	return d
 }
 
 // AttrNames lists the facts.
@@ -196,15 +177,8 @@ type factsJSON struct {
 func (r *Request) MarshalJSON() ([]byte, error) {
 	f := factsJSON{Method: r.Method, URL: r.URL(), Scheme: r.Scheme, Host: r.Host, Port: r.Port,
 		Path: r.Path, Query: r.Query, Headers: r.Header, BodyTruncated: r.BodyTruncated}
-	f.Body, f.BodyBase64 = encodeBody(r.Body)
+	f.Body, f.BodyBase64 = httprelay.EncodeBody(r.Body)
 	return json.Marshal(f)
-}
-
-func encodeBody(b []byte) (text, b64 string) {
-	if utf8.Valid(b) {
-		return string(b), ""
-	}
-	return "", base64.StdEncoding.EncodeToString(b)
 }
 
 // Raw is an HTTP action as recorded for replay: the arguments of
@@ -221,7 +195,7 @@ type Raw struct {
 // Raw returns the request as recorded for fixtures.
 func (r *Request) Raw() *Raw {
 	raw := &Raw{Method: r.Method, URL: r.URL(), Headers: r.Header, BodyTruncated: r.BodyTruncated}
-	raw.Body, raw.BodyBase64 = encodeBody(r.Body)
+	raw.Body, raw.BodyBase64 = httprelay.EncodeBody(r.Body)
 	return raw
 }
 

@@ -2,8 +2,10 @@ package httprelay
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"net/http"
+	"unicode/utf8"
 )
 
 // ReadPrefix reads up to limit+1 bytes of body, so that the caller can
@@ -25,4 +27,13 @@ func Rejoin(r *http.Request, prefix []byte) {
 		io.Reader
 		io.Closer
 	}{io.MultiReader(bytes.NewReader(prefix), r.Body), r.Body}
+}
+
+// EncodeBody is how facts hold a body in JSON: as text when it is UTF-8,
+// else in base64.
+func EncodeBody(b []byte) (text, b64 string) {
+	if utf8.Valid(b) {
+		return string(b), ""
+	}
+	return "", base64.StdEncoding.EncodeToString(b)
 }

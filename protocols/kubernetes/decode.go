@@ -23,15 +23,7 @@ import (
 
 // Input is a request as the decoder reads it, whether it came off the wire,
 // from k8s_request() in a test, or from a recorded fixture.
-type Input struct {
-	Method string
-	// Target is the request-target in origin form, exactly as sent:
-	// "/api/v1/namespaces/default/pods?limit=500".
-	Target        string
-	Header        http.Header
-	Body          []byte // the first body_limit bytes
-	BodyTruncated bool
-}
+type Input = httprelay.Input
 
 // Impersonation headers, as the API server names them.
 const (

@@ -1,15 +1,15 @@
 package kubernetes
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"go.starlark.net/starlark"
+
+	"github.com/wardproject/ward/protocols/httprelay"
+	"github.com/wardproject/ward/starlark/policy"
 )
 
 // Request is the facts of a Kubernetes API request, computed with the API
@@ -120,7 +120,7 @@ func (r *Request) Attr(name string) (starlark.Value, error) {
 	case "path":
 		return starlark.String(r.Path), nil
 	case "query":
-		return listDict(r.Query), nil
+		return policy.StringListDict(r.Query), nil
 	case "label_selector":
 		return starlark.String(r.LabelSelector), nil
 	case "field_selector":
@@ -128,7 +128,7 @@ func (r *Request) Attr(name string) (starlark.Value, error) {
 	case "dry_run":
 		return starlark.Bool(r.DryRun), nil
 	case "command":
-		return stringTuple(r.Command), nil
+		return policy.StringTuple(r.Command), nil
 	case "container":
 		return starlark.String(r.Container), nil
 	case "stdin":
@@ -152,9 +152,9 @@ func (r *Request) Attr(name string) (starlark.Value, error) {
 	case "impersonate_uid":
 		return optString(r.ImpersonateUID), nil
 	case "impersonate_groups":
-		return stringTuple(r.ImpersonateGroups), nil
+		return policy.StringTuple(r.ImpersonateGroups), nil
 	case "impersonate_extra":
-		return listDict(r.ImpersonateExtra), nil
+		return policy.StringListDict(r.ImpersonateExtra), nil
 	case "content_type":
 		return starlark.String(r.ContentType), nil
 	case "body_format":
@@ -180,33 +180,6 @@ func optString(s *string) starlark.Value {
 		return starlark.None
 	}
 	return starlark.String(*s)
-}
-
-func stringTuple(ss []string) starlark.Tuple {
-	t := make(starlark.Tuple, len(ss))
-	for i, s := range ss {
-		t[i] = starlark.String(s)
-	}
-	return t
-}
-
-// listDict is a frozen dict of name -> list of strings, keys sorted.
-func listDict(m map[string][]string) *starlark.Dict {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	d := starlark.NewDict(len(m))
-	for _, k := range keys {
-		vals := make([]starlark.Value, len(m[k]))
-		for i, v := range m[k] {
-			vals[i] = starlark.String(v)
-		}
-		_ = d.SetKey(starlark.String(k), starlark.NewList(vals))
-	}
-	d.Freeze()
-	return d
 }
 
 // Summary is the verb and what it acts on:
@@ -302,15 +275,8 @@ func (r *Request) MarshalJSON() ([]byte, error) {
 		Stderr: r.Stderr, TTY: r.TTY, Ports: r.Ports, Upgrade: r.Upgrade, ImpersonateUser: r.ImpersonateUser,
 		ImpersonateUID: r.ImpersonateUID, ImpersonateGroups: r.ImpersonateGroups, ImpersonateExtra: r.ImpersonateExtra,
 		ContentType: r.ContentType, BodyFormat: r.BodyFormat, BodyTruncated: r.BodyTruncated}
-	f.Body, f.BodyBase64 = encodeBody(r.Body)
+	f.Body, f.BodyBase64 = httprelay.EncodeBody(r.Body)
 	return json.Marshal(f)
-}
-
-func encodeBody(b []byte) (text, b64 string) {
-	if utf8.Valid(b) {
-		return string(b), ""
-	}
-	return "", base64.StdEncoding.EncodeToString(b)
 }
 
 var _ starlark.HasAttrs = (*Request)(nil)

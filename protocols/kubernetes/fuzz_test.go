@@ -2,29 +2,20 @@ package kubernetes
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"go.starlark.net/starlark"
+
+	"github.com/wardproject/ward/protocols/httprelay/relaytest"
 )
 
 // FuzzDecode feeds arbitrary requests to the decoder: it must never panic,
 // and whatever it accepts must encode for the audit log, replay from its
 // raw form to the same facts, and expose every attribute to Starlark.
 func FuzzDecode(f *testing.F) {
-	files, _ := filepath.Glob("testdata/decode/*.txt")
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		req, _, _ := strings.Cut(string(data), "\n---\n")
-		f.Add(req)
-	}
+	relaytest.Seed(f)
 	f.Fuzz(func(t *testing.T, text string) {
-		in, err := parseRequest(text)
+		in, err := relaytest.ParseRequest(text)
 		if err != nil {
 			return
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/wardproject/ward/protocols/httprelay"
 )
 
 // Raw is a Kubernetes request as recorded for replay by `ward test`: the
@@ -32,7 +34,7 @@ func decodedHeader(name string) bool {
 // Raw returns the request as recorded for fixtures.
 func (r *Request) Raw(endpoint string) *Raw {
 	raw := &Raw{Endpoint: endpoint, Method: r.Method, Target: r.Target, BodyTruncated: r.BodyTruncated}
-	raw.Body, raw.BodyBase64 = encodeBody(r.Body)
+	raw.Body, raw.BodyBase64 = httprelay.EncodeBody(r.Body)
 	if len(r.header) > 0 {
 		raw.Headers = r.header
 	}

@@ -9,6 +9,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/wardproject/ward/protocols/postgres/sqlfacts"
+	"github.com/wardproject/ward/starlark/policy"
 )
 
 // Query is the facts of one Postgres action: a simple-protocol Query
@@ -71,19 +72,19 @@ func (q *Query) Attr(name string) (starlark.Value, error) {
 	case "writes":
 		v = starlark.Bool(a.Writes)
 	case "verbs":
-		v = strings2(a.Verbs)
+		v = policy.StringTuple(a.Verbs)
 	case "tables":
-		v = strings2(a.Tables)
+		v = policy.StringTuple(a.Tables)
 	case "qualified_tables":
-		v = strings2(a.QualifiedTables)
+		v = policy.StringTuple(a.QualifiedTables)
 	case "functions":
-		v = strings2(a.Functions)
+		v = policy.StringTuple(a.Functions)
 	case "qualified_functions":
-		v = strings2(a.QualifiedFunctions)
+		v = policy.StringTuple(a.QualifiedFunctions)
 	case "operators":
-		v = strings2(a.Operators)
+		v = policy.StringTuple(a.Operators)
 	case "settings":
-		v = strings2(a.Settings)
+		v = policy.StringTuple(a.Settings)
 	case "statements":
 		t := make(starlark.Tuple, len(a.Statements))
 		for i := range a.Statements {
@@ -166,19 +167,19 @@ func (v *StatementValue) Attr(name string) (starlark.Value, error) {
 	case "verb":
 		return starlark.String(s.Verb), nil
 	case "verbs":
-		return strings2(s.Verbs), nil
+		return policy.StringTuple(s.Verbs), nil
 	case "text":
 		return starlark.String(s.Text), nil
 	case "tables":
-		return strings2(s.Tables), nil
+		return policy.StringTuple(s.Tables), nil
 	case "qualified_tables":
-		return strings2(s.QualifiedTables), nil
+		return policy.StringTuple(s.QualifiedTables), nil
 	case "functions":
-		return strings2(s.Functions), nil
+		return policy.StringTuple(s.Functions), nil
 	case "qualified_functions":
-		return strings2(s.QualifiedFunctions), nil
+		return policy.StringTuple(s.QualifiedFunctions), nil
 	case "operators":
-		return strings2(s.Operators), nil
+		return policy.StringTuple(s.Operators), nil
 	case "writes":
 		return starlark.Bool(s.Writes), nil
 	case "copy_target":
@@ -186,15 +187,15 @@ func (v *StatementValue) Attr(name string) (starlark.Value, error) {
 	case "explain_analyze":
 		return starlark.Bool(s.ExplainAnalyze), nil
 	case "settings":
-		return strings2(s.Settings), nil
+		return policy.StringTuple(s.Settings), nil
 	case "locking":
-		return strings2(s.Locking), nil
+		return policy.StringTuple(s.Locking), nil
 	case "creates":
-		return strings2(s.Creates), nil
+		return policy.StringTuple(s.Creates), nil
 	case "prepares":
 		return noneOr(s.Prepares), nil
 	case "executes":
-		return strings2(s.Executes), nil
+		return policy.StringTuple(s.Executes), nil
 	}
 	return nil, nil
 }
@@ -217,15 +218,6 @@ func (v *StatementValue) Truth() starlark.Bool { return true }
 // Hash refuses: statements are not dict keys.
 func (v *StatementValue) Hash() (uint32, error) {
 	return 0, fmt.Errorf("unhashable type: postgres_statement")
-}
-
-// strings2 makes a frozen tuple of strings (tuples are immutable).
-func strings2(s []string) starlark.Tuple {
-	t := make(starlark.Tuple, len(s))
-	for i, x := range s {
-		t[i] = starlark.String(x)
-	}
-	return t
 }
 
 func noneOr(s string) starlark.Value {
