@@ -44,7 +44,7 @@ func clickhouseQuery(thread *starlark.Thread, b *starlark.Builtin, args starlark
 		return nil, err
 	}
 	fail := func(err error) (starlark.Value, error) { return nil, fmt.Errorf("%s: %w", b.Name(), err) }
-	ep, err := testEndpoint(policy.ThreadPolicy(thread), endpoint)
+	ep, err := policy.ThreadPolicy(thread).EndpointFor(Protocol, endpoint)
 	if err != nil {
 		return fail(err)
 	}
@@ -79,32 +79,6 @@ func clickhouseQuery(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	return policy.NewActionValue(act), nil
 }
 
-// testEndpoint finds the clickhouse endpoint a test query goes to.
-func testEndpoint(p *policy.Policy, name string) (*policy.Endpoint, error) {
-	if p == nil {
-		return nil, fmt.Errorf("no policy is loaded")
-	}
-	if name != "" {
-		ep := p.Endpoint(name)
-		if ep == nil || ep.Protocol != Protocol {
-			return nil, fmt.Errorf("the policy declares no clickhouse endpoint %q", name)
-		}
-		return ep, nil
-	}
-	var found *policy.Endpoint
-	for _, ep := range p.Endpoints {
-		if ep.Protocol == Protocol {
-			if found != nil {
-				return nil, fmt.Errorf("the policy declares several clickhouse endpoints: say which with endpoint = ...")
-			}
-			found = ep
-		}
-	}
-	if found == nil {
-		return nil, fmt.Errorf("the policy declares no clickhouse endpoint")
-	}
-	return found, nil
-}
 
 // decodeFixture turns a recorded request back into facts.
 func decodeFixture(p *policy.Policy, data json.RawMessage) (*policy.Endpoint, action.Facts, error) {
@@ -112,7 +86,7 @@ func decodeFixture(p *policy.Policy, data json.RawMessage) (*policy.Endpoint, ac
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, nil, fmt.Errorf("raw clickhouse request: %w", err)
 	}
-	ep, err := testEndpoint(p, raw.Endpoint)
+	ep, err := p.EndpointFor(Protocol, raw.Endpoint)
 	if err != nil {
 		return nil, nil, err
 	}

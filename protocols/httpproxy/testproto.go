@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 
-	starjson "go.starlark.net/lib/json"
 	"go.starlark.net/starlark"
 
 	"github.com/wardproject/ward/protocols/action"
@@ -63,7 +62,7 @@ func httpRequest(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	}
 	bodyStr, ok := starlark.AsString(body)
 	if !ok {
-		data, err := starlarkJSON(thread, body)
+		data, err := policy.EncodeJSON(body)
 		if err != nil {
 			return nil, fmt.Errorf("%s: body: %w", b.Name(), err)
 		}
@@ -95,17 +94,6 @@ func httpRequest(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		act.Endpoint = ep.Name
 	}
 	return policy.NewActionValue(act), nil
-}
-
-// starlarkJSON encodes a non-string body (a dict, say) as JSON, so tests
-// can write body = {"state": "closed"}.
-func starlarkJSON(thread *starlark.Thread, v starlark.Value) (string, error) {
-	out, err := starlark.Call(thread, starjson.Module.Members["encode"], starlark.Tuple{v}, nil)
-	if err != nil {
-		return "", err
-	}
-	s, _ := starlark.AsString(out)
-	return s, nil
 }
 
 // decodeFixture turns a recorded request back into facts.

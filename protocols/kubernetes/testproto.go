@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	starjson "go.starlark.net/lib/json"
 	"go.starlark.net/starlark"
 
 	"github.com/wardproject/ward/protocols/action"
@@ -48,7 +47,7 @@ func k8sRequest(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		return nil, err
 	}
 	fail := func(err error) (starlark.Value, error) { return nil, fmt.Errorf("%s: %w", b.Name(), err) }
-	ep, err := testEndpoint(policy.ThreadPolicy(thread), endpoint)
+	ep, err := policy.ThreadPolicy(thread).EndpointFor(Protocol, endpoint)
 	if err != nil {
 		return fail(err)
 	}
@@ -73,7 +72,7 @@ func k8sRequest(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	if body != starlark.None {
 		s, ok := starlark.AsString(body)
 		if !ok {
-			if s, err = encodeJSON(thread, body); err != nil {
+			if s, err = policy.EncodeJSON(body); err != nil {
 				return fail(fmt.Errorf("body: %w", err))
 			}
 		}
@@ -97,49 +96,13 @@ func k8sRequest(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	return policy.NewActionValue(act), nil
 }
 
-// testEndpoint finds the kubernetes endpoint a test request goes to.
-func testEndpoint(p *policy.Policy, name string) (*policy.Endpoint, error) {
-	if p == nil {
-		return nil, fmt.Errorf("no policy is loaded")
-	}
-	if name != "" {
-		ep := p.Endpoint(name)
-		if ep == nil || ep.Protocol != Protocol {
-			return nil, fmt.Errorf("the policy declares no kubernetes endpoint %q", name)
-		}
-		return ep, nil
-	}
-	var found *policy.Endpoint
-	for _, ep := range p.Endpoints {
-		if ep.Protocol == Protocol {
-			if found != nil {
-				return nil, fmt.Errorf("the policy declares several kubernetes endpoints: say which with endpoint = ...")
-			}
-			found = ep
-		}
-	}
-	if found == nil {
-		return nil, fmt.Errorf("the policy declares no kubernetes endpoint")
-	}
-	return found, nil
-}
-
-func encodeJSON(thread *starlark.Thread, v starlark.Value) (string, error) {
-	out, err := starlark.Call(thread, starjson.Module.Members["encode"], starlark.Tuple{v}, nil)
-	if err != nil {
-		return "", err
-	}
-	s, _ := starlark.AsString(out)
-	return s, nil
-}
-
 // decodeFixture turns a recorded request back into facts.
 func decodeFixture(p *policy.Policy, data json.RawMessage) (*policy.Endpoint, action.Facts, error) {
 	var raw Raw
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, nil, fmt.Errorf("raw kubernetes request: %w", err)
 	}
-	ep, err := testEndpoint(p, raw.Endpoint)
+	ep, err := p.EndpointFor(Protocol, raw.Endpoint)
 	if err != nil {
 		return nil, nil, err
 	}

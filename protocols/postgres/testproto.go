@@ -55,7 +55,7 @@ func (p *testProto) sql(thread *starlark.Thread, b *starlark.Builtin, args starl
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	ep, err := postgresEndpoint(policy.ThreadPolicy(thread), endpoint)
+	ep, err := policy.ThreadPolicy(thread).EndpointFor("postgres", endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
@@ -78,27 +78,6 @@ func (p *testProto) sql(thread *starlark.Thread, b *starlark.Builtin, args starl
 	return policy.NewActionValue(&action.Action{ID: "test", Protocol: "postgres", Endpoint: ep.Name, Agent: agent, Facts: q, Raw: q.Raw()}), nil
 }
 
-// postgresEndpoint finds the endpoint a test names, or the only one.
-func postgresEndpoint(p *policy.Policy, name string) (*policy.Endpoint, error) {
-	if p == nil {
-		return nil, fmt.Errorf("no policy loaded")
-	}
-	var found []*policy.Endpoint
-	for _, ep := range p.Endpoints {
-		if ep.Protocol == "postgres" && (name == "" || ep.Name == name) {
-			found = append(found, ep)
-		}
-	}
-	switch {
-	case len(found) == 1:
-		return found[0], nil
-	case name != "":
-		return nil, fmt.Errorf("no postgres endpoint is named %q", name)
-	case len(found) == 0:
-		return nil, fmt.Errorf("the policy declares no postgres endpoint")
-	}
-	return nil, fmt.Errorf("the policy declares %d postgres endpoints; say which with endpoint = \"name\"", len(found))
-}
 
 // build analyses a recorded or constructed action as the session would.
 func (p *testProto) build(ep *policy.Endpoint, raw *Raw) (*Query, error) {
@@ -147,7 +126,7 @@ func (p *testProto) decodeFixture(pol *policy.Policy, data json.RawMessage) (*po
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, nil, fmt.Errorf("raw postgres action: %w", err)
 	}
-	ep, err := postgresEndpoint(pol, raw.Endpoint)
+	ep, err := pol.EndpointFor("postgres", raw.Endpoint)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -154,18 +153,22 @@ func unpackCaps(v starlark.Value) (map[string][]json.RawMessage, error) {
 	return caps, nil
 }
 
-// encodeJSON encodes a Starlark value as compact JSON.
-func encodeJSON(v starlark.Value) (json.RawMessage, error) {
+// EncodeJSON encodes a Starlark value as compact JSON, as json.encode
+// does (test helpers take bodies as dicts, say).
+func EncodeJSON(v starlark.Value) (string, error) {
 	thread := &starlark.Thread{Name: "encode"}
 	out, err := starlark.Call(thread, starlarkjson.Module.Members["encode"], starlark.Tuple{v}, nil)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, []byte(out.(starlark.String))); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	s, _ := starlark.AsString(out)
+	return s, nil
+}
+
+// encodeJSON is EncodeJSON for values kept as JSON.
+func encodeJSON(v starlark.Value) (json.RawMessage, error) {
+	s, err := EncodeJSON(v)
+	return json.RawMessage(s), err
 }
 
 func isString(v starlark.Value) bool {

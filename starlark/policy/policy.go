@@ -157,3 +157,26 @@ func ThreadPolicy(thread *starlark.Thread) *Policy {
 	p, _ := thread.Local(policyKey).(*Policy)
 	return p
 }
+
+// EndpointFor finds the endpoint of protocol a test helper or fixture
+// names, or the only one of that protocol when name is empty.
+func (p *Policy) EndpointFor(protocol, name string) (*Endpoint, error) {
+	if p == nil {
+		return nil, fmt.Errorf("no policy is loaded")
+	}
+	var found []*Endpoint
+	for _, ep := range p.Endpoints {
+		if ep.Protocol == protocol && (name == "" || ep.Name == name) {
+			found = append(found, ep)
+		}
+	}
+	switch {
+	case len(found) == 1:
+		return found[0], nil
+	case name != "":
+		return nil, fmt.Errorf("the policy declares no %s endpoint %q", protocol, name)
+	case len(found) == 0:
+		return nil, fmt.Errorf("the policy declares no %s endpoint", protocol)
+	}
+	return nil, fmt.Errorf("the policy declares %d %s endpoints: say which with endpoint = \"name\"", len(found), protocol)
+}
