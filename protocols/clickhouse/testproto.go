@@ -79,7 +79,6 @@ func clickhouseQuery(thread *starlark.Thread, b *starlark.Builtin, args starlark
 	return policy.NewActionValue(act), nil
 }
 
-
 // decodeFixture turns a recorded request back into facts.
 func decodeFixture(p *policy.Policy, data json.RawMessage) (*policy.Endpoint, action.Facts, error) {
 	var raw Raw

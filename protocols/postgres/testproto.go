@@ -78,7 +78,6 @@ func (p *testProto) sql(thread *starlark.Thread, b *starlark.Builtin, args starl
 	return policy.NewActionValue(&action.Action{ID: "test", Protocol: "postgres", Endpoint: ep.Name, Agent: agent, Facts: q, Raw: q.Raw()}), nil
 }
 
-
 // build analyses a recorded or constructed action as the session would.
 func (p *testProto) build(ep *policy.Endpoint, raw *Raw) (*Query, error) {
 	if limit := ep.Postgres.MaxQuery; int64(len(raw.SQL)) > limit {
