@@ -10,7 +10,6 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"flag"
 	"fmt"
@@ -20,10 +19,10 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"slices"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/wardproject/ward/bench/loadgen"
 )
 
 func main() {
@@ -75,15 +74,6 @@ func upstream(args []string) error {
 	return nil
 }
 
-type result struct {
-	Concurrency int     `json:"concurrency"`
-	Requests    int     `json:"requests"`
-	Errors      int     `json:"errors"`
-	RPS         float64 `json:"rps"`
-	P50us       float64 `json:"p50_us"`
-	P99us       float64 `json:"p99_us"`
-}
-
 func load(args []string) error {
 	fs := flag.NewFlagSet("load", flag.ExitOnError)
 	target := fs.String("url", "", "URL to GET")
@@ -107,45 +97,8 @@ func load(args []string) error {
 		tr.Proxy = http.ProxyURL(u)
 	}
 	client := &http.Client{Transport: tr}
-	deadline := time.Now().Add(*dur)
-	var mu sync.Mutex
-	var lat []time.Duration
-	errs := 0
-	var wg sync.WaitGroup
-	for range *conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			bad := 0
-			for time.Now().Before(deadline) {
-				start := time.Now()
-				resp, err := client.Get(*target)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					bad++
-					continue
-				}
-				mine = append(mine, time.Since(start))
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			errs += bad
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	slices.Sort(lat)
-	r := result{Concurrency: *conc, Requests: len(lat), Errors: errs, RPS: float64(len(lat)) / dur.Seconds()}
-	if len(lat) > 0 {
-		r.P50us = float64(lat[len(lat)/2].Microseconds())
-		r.P99us = float64(lat[len(lat)*99/100].Microseconds())
-	}
-	return json.NewEncoder(os.Stdout).Encode(r)
+	return loadgen.Run(client, *conc, *dur, func(int) *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, *target, nil)
+		return req
+	}).Print()
 }

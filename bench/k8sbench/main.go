@@ -13,18 +13,15 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/wardproject/ward/bench/loadgen"
 	"github.com/wardproject/ward/protocols/kubernetes/kubetest"
 )
 
@@ -87,56 +84,14 @@ func load(args []string) error {
 	pool.AppendCertsFromPEM(caPEM)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: *conc}}
-	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		errors    int
-		wg        sync.WaitGroup
-	)
-	deadline := time.Now().Add(*dur)
-	for range *conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var local []time.Duration
-			bad := 0
-			for i := 0; time.Now().Before(deadline); i++ {
-				r := requests[i%len(requests)]
-				req, _ := http.NewRequest(http.MethodGet, *server+r.path, nil)
-				req.Header.Set("Accept", r.accept)
-				req.Header.Set("User-Agent", "kubectl/v1.32.4 (linux/amd64) k8sbench")
-				if *token != "" {
-					req.Header.Set("Authorization", "Bearer "+*token)
-				}
-				start := time.Now()
-				resp, err := client.Do(req)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					bad++
-					continue
-				}
-				local = append(local, time.Since(start))
-			}
-			mu.Lock()
-			latencies = append(latencies, local...)
-			errors += bad
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	slices.Sort(latencies)
-	pct := func(p float64) float64 {
-		if len(latencies) == 0 {
-			return 0
+	return loadgen.Run(client, *conc, *dur, func(i int) *http.Request {
+		r := requests[i%len(requests)]
+		req, _ := http.NewRequest(http.MethodGet, *server+r.path, nil)
+		req.Header.Set("Accept", r.accept)
+		req.Header.Set("User-Agent", "kubectl/v1.32.4 (linux/amd64) k8sbench")
+		if *token != "" {
+			req.Header.Set("Authorization", "Bearer "+*token)
 		}
-		return float64(latencies[int(float64(len(latencies)-1)*p)].Microseconds())
-	}
-	return json.NewEncoder(os.Stdout).Encode(map[string]any{"rps": float64(len(latencies)) / dur.Seconds(),
-		"p50_us": pct(0.5), "p99_us": pct(0.99), "errors": errors, "requests": len(latencies)})
+		return req
+	}).Print()
 }
