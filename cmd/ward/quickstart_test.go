@@ -82,3 +82,25 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("bad flag: exit %d", code)
 	}
 }
+
+// TestEveryExamplePasses runs `ward test` on each example, so that no
+// example an operator copies has rotted.
+func TestEveryExamplePasses(t *testing.T) {
+	dirs, err := filepath.Glob("../../examples/*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			out, stderr, code := ward(t, nil, "test", dir)
+			if code != 0 || !strings.HasPrefix(lastLine(out), "ok\t") {
+				t.Fatalf("ward test %s: exit %d\n%s%s", dir, code, out, stderr)
+			}
+		})
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
