@@ -80,14 +80,22 @@ func formatRecord(r audit.Record) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s  %s  %-10s %-12s %-10s", r.Time.Local().Format("2006-01-02 15:04:05.000"), r.ID,
 		orDash(r.Agent.Name), orDash(r.Endpoint), r.Verdict)
-	if r.Completed {
+	switch {
+	case r.Completed && r.Status != 0:
 		fmt.Fprintf(&b, " %3d", r.Status)
-	} else {
+	case r.Completed && r.Error != "":
+		b.WriteString(" err") // a protocol without status codes (Postgres)
+	case r.Completed:
+		b.WriteString("  ok")
+	default:
 		b.WriteString("   -")
 	}
 	fmt.Fprintf(&b, "  %s", r.Summary)
 	if r.Reason != "" {
 		fmt.Fprintf(&b, "  — %s", r.Reason)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(&b, "  (failed: %s)", r.Error)
 	}
 	if r.DecidedBy != "" {
 		fmt.Fprintf(&b, " [%s, %dµs]", r.DecidedBy, r.PolicyMicros)

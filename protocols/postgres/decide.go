@@ -51,6 +51,7 @@ func (sess *session) onQuery(m *pgproto3.Query) error {
 	}
 	sess.apply(o)
 	sess.syncsSent++
+	sess.opened(o.actionID, sess.syncsSent)
 	sess.batchRuns = false // the RFQ of this Query follows everything before it
 	if o.analysis != nil && slices.Contains(o.analysis.Verbs, "begin") {
 		sess.beganAt = sess.syncsSent
@@ -69,6 +70,7 @@ func (sess *session) onParse(m *pgproto3.Parse) error {
 		return sess.denyExtended(o.reason, o.actionID, o.code)
 	}
 	sess.apply(o)
+	sess.parsed(o.actionID, m.Name)
 	facts := &sqlfacts.Statement{}
 	if o.analysis != nil {
 		facts = o.analysis.Prepare()
@@ -94,7 +96,9 @@ func (sess *session) onBind(m *pgproto3.Bind) error {
 			return sess.denyExtended(o.reason, o.actionID, o.code)
 		}
 		p.snap = o.snap
+		sess.parsed(o.actionID, m.PreparedStatement)
 	}
+	sess.bound(m.PreparedStatement)
 	if p.facts.DynamicSettings() {
 		sess.barrierAt = sess.syncsSent + 1
 	}

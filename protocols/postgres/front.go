@@ -70,6 +70,7 @@ func (sess *session) handleFront(msg pgproto3.FrontendMessage) error {
 	case *pgproto3.Close:
 		if m.ObjectType == 'S' {
 			delete(sess.prepared, m.Name)
+			sess.closed(m.Name)
 		}
 		return sess.forward(m, false)
 	case *pgproto3.Describe:

@@ -21,6 +21,7 @@ func (sess *session) relay() {
 	fatal := false
 	for {
 		msg, err := fe.Receive()
+		answered := int64(0)
 		if err != nil {
 			if !fatal && !errors.Is(err, net.ErrClosed) && sess.ctx.Err() == nil {
 				sess.terminate("08006", "ward: the connection to the database closed: "+describeReadError(err))
@@ -31,11 +32,13 @@ func (sess *session) relay() {
 		case *pgproto3.ErrorResponse:
 			if d := sess.denial(m); d != nil {
 				msg = d
+			} else {
+				sess.failed(m)
 			}
 			fatal = m.Severity == "FATAL" || m.Severity == "PANIC"
 		case *pgproto3.ReadyForQuery:
 			sess.status.Store(uint32(m.TxStatus))
-			sess.rfqs.Add(1)
+			answered = sess.rfqs.Add(1)
 		case *pgproto3.ParameterStatus:
 			if reason := unsafeParameter(m); reason != "" {
 				sess.terminate("08P01", "ward: "+reason)
@@ -51,6 +54,9 @@ func (sess *session) relay() {
 		}
 		if err := sess.toAgent(msg, fe.ReadBufferLen() == 0); err != nil {
 			return
+		}
+		if answered > 0 {
+			sess.answered(answered)
 		}
 	}
 }

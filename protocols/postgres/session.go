@@ -54,6 +54,12 @@ type session struct {
 	mmu     sync.Mutex
 	markers []marker
 
+	// Forwarded actions awaiting their results, and the first server
+	// error of the batch being answered (see outcome.go).
+	omu      sync.Mutex
+	open     []openAction
+	batchErr string
+
 	// heldInTx is how long judges have held this connection's statements
 	// inside transactions (owned by the frontend loop).
 	heldInTx time.Duration
@@ -205,6 +211,7 @@ func (sess *session) run() {
 	sess.front()
 	sess.close()
 	<-relayDone
+	sess.abandoned()
 }
 
 // close ends both connections once.
