@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,13 +15,18 @@ import (
 	"github.com/wardproject/ward/proxy/audit"
 )
 
+const (
+	approvalsUsage = "[--state-dir DIR] [--all] [--json] [-n N]"
+	decideUsage    = "[--state-dir DIR] [--reason TEXT] [--as NAME] APPROVAL_ID"
+)
+
 func runApprovals(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("approvals", "[flags]", stderr)
+	fs := newFlags("approvals", approvalsUsage, stderr)
 	stateDir := fs.String("state-dir", ".ward", "the gateway's state dir")
 	all := fs.Bool("all", false, "list decided approvals too, not only pending ones")
 	asJSON := fs.Bool("json", false, "one JSON approval per line")
 	n := fs.Int("n", 100, "at most this many approvals")
-	if code := parse(fs, args); code >= 0 {
+	if code := parseNoArgs(fs, args); code >= 0 {
 		return code
 	}
 	store, err := audit.OpenSQLiteReadOnly(filepath.Join(*stateDir, "audit.db"))
@@ -83,11 +87,11 @@ func runDeny(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // decideApproval decides a pending approval in the shared store; the
 // gateway waiting on it picks the decision up.
 func decideApproval(ctx context.Context, cmd, state string, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags(cmd, "[--state-dir DIR] [--reason TEXT] APPROVAL_ID", stderr)
+	fs := newFlags(cmd, decideUsage, stderr)
 	stateDir := fs.String("state-dir", ".ward", "the gateway's state dir")
 	reason := fs.String("reason", "", "why; the agent reads it")
 	as := fs.String("as", "", "who decides, for the audit log (default: your login name)")
-	ids, code := parseInterleaved(fs, args)
+	ids, code := parseInterspersed(fs, args)
 	if code >= 0 {
 		return code
 	}
@@ -129,23 +133,6 @@ func decideApproval(ctx context.Context, cmd, state string, args []string, stdou
 	}
 	fmt.Fprintln(stdout, printable(fmt.Sprintf("%s %s: %s (agent %s, endpoint %s)", a.State, a.ID, a.Summary, a.Agent.Name, a.Endpoint)))
 	return 0
-}
-
-// parseInterleaved parses flags that may come before or after the
-// positional arguments (ward deny ID --reason "…").
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, int) {
-	var pos []string
-	for {
-		if code := parse(fs, args); code >= 0 {
-			return nil, code
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, -1
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }
 
 func loginName() string {

@@ -15,8 +15,11 @@ import (
 func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("check", "[--config ward.star]", stderr)
 	config := fs.String("config", "ward.star", "the policy file")
-	if code := parse(fs, args); code >= 0 {
+	if code := parseNoArgs(fs, args); code >= 0 {
 		return code
+	}
+	if err := missingPolicy(*config); err != nil {
+		return fail(stderr, "check", err)
 	}
 	p, err := policy.Load(*config, policy.Options{})
 	if err != nil {
@@ -52,7 +55,9 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintf(stdout, "  hosts:  %s\n", strings.Join(hosts, ", "))
 		}
-		if ep.Inject != nil {
+		if ep.Inject != nil && ep.Kubernetes != nil {
+			fmt.Fprintf(stdout, "  credential: %s\n", ep.Inject) // kubernetes(credential = bearer(...))
+		} else if ep.Inject != nil {
 			fmt.Fprintf(stdout, "  inject: %s\n", ep.Inject)
 		}
 		if ep.Upstream != "" {

@@ -19,15 +19,15 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"gateway", "[--config ward.star] [--state-dir DIR] [--bind ADDR] [--proxy-port N] [--dashboard-port N]", "serve the policy", runGateway},
+		{"gateway", "[--config ward.star] [--state-dir DIR] [--bind ADDR] [--proxy-port N] [--dashboard-port N] [--tailnet]", "serve the policy", runGateway},
 		{"test", "[--config ward.star] [-v] [PATH...]", "run *_test.star files and *.fixture.json fixtures", runTest},
 		{"check", "[--config ward.star]", "load and validate a policy; list its endpoints and hooks", runCheck},
 		{"ca", "[--state-dir DIR]", "print the gateway CA certificate (PEM)", runCA},
-		{"log", "[--state-dir DIR] [--follow] [--verdict V] [--json]", "read the audit log", runLog},
+		{"log", logUsage, "read the audit log", runLog},
 		{"fixture", "[--state-dir DIR] ACTION_ID", "export an audited action as a test fixture", runFixture},
-		{"approvals", "[--state-dir DIR] [--all] [--json]", "list approvals waiting for a decision", runApprovals},
-		{"approve", "[--state-dir DIR] [--reason TEXT] APPROVAL_ID", "approve a pending approval", runApprove},
-		{"deny", "[--state-dir DIR] [--reason TEXT] APPROVAL_ID", "deny a pending approval", runDeny},
+		{"approvals", approvalsUsage, "list approvals waiting for a decision", runApprovals},
+		{"approve", decideUsage, "approve a pending approval", runApprove},
+		{"deny", decideUsage, "deny a pending approval", runDeny},
 		{"run", runUsage, "run one agent with its environment pointed at the gateway", runRun},
 		{"kubeconfig", kubeconfigUsage, "write an agent's kubeconfig for a kubernetes endpoint (no credential in it)", runKubeconfig},
 	}
@@ -82,6 +82,15 @@ func parse(fs *flag.FlagSet, args []string) int {
 	return 2
 }
 
+// missingPolicy explains a policy file that is not there: without
+// --config, ward reads ward.star in the current directory.
+func missingPolicy(config string) error {
+	if exists(config) {
+		return nil
+	}
+	return fmt.Errorf("no policy file %s (name the policy with --config FILE)", config)
+}
+
 // fail prints an error for the user and returns exit code 1.
 func fail(stderr io.Writer, cmd string, err error) int {
 	msg := err.Error()
@@ -92,9 +101,25 @@ func fail(stderr io.Writer, cmd string, err error) int {
 	return 1
 }
 
-// parseInterspersed is parse for commands whose arguments are all paths:
-// flags may follow them (ward test ./policies -v), until a "--", after
-// which everything is a path.
+// parseNoArgs is parse for commands that take no arguments besides flags:
+// a stray argument (ward check ward.star, for --config ward.star) is a
+// usage error rather than silently ignored.
+func parseNoArgs(fs *flag.FlagSet, args []string) int {
+	if code := parse(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	return -1
+}
+
+// parseInterspersed is parse for commands whose arguments are not
+// commands: flags may follow them (ward test ./policies -v, ward deny ID
+// --reason "…", ward kubeconfig prod -o FILE), until a "--", after which
+// everything is an argument.
 func parseInterspersed(fs *flag.FlagSet, args []string) (paths []string, code int) {
 	for {
 		if code := parse(fs, args); code >= 0 {

@@ -14,10 +14,11 @@ import (
 func runFixture(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("fixture", "[--state-dir DIR] ACTION_ID", stderr)
 	stateDir := fs.String("state-dir", ".ward", "the gateway's state dir")
-	if code := parse(fs, args); code >= 0 {
+	args, code := parseInterspersed(fs, args)
+	if code >= 0 {
 		return code
 	}
-	if fs.NArg() != 1 {
+	if len(args) != 1 {
 		fs.Usage()
 		return 2
 	}
@@ -26,9 +27,9 @@ func runFixture(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return fail(stderr, "fixture", err)
 	}
 	defer store.Close()
-	rec, err := store.Get(ctx, fs.Arg(0))
+	rec, err := store.Get(ctx, args[0])
 	if errors.Is(err, audit.ErrNotFound) {
-		return fail(stderr, "fixture", fmt.Errorf("no action %s in %s (see `ward log`)", fs.Arg(0), *stateDir))
+		return fail(stderr, "fixture", fmt.Errorf("no action %s in %s (see `ward log`)", args[0], *stateDir))
 	}
 	if err != nil {
 		return fail(stderr, "fixture", err)

@@ -25,8 +25,11 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	tailnetFlag := fs.Bool("tailnet", false, "join the tailnet even if the policy declares no tailnet() (hostname \"ward\"; auth key from TS_AUTHKEY or a login URL in the log)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the gateway to this file (for bench/)")
-	if code := parse(fs, args); code >= 0 {
+	if code := parseNoArgs(fs, args); code >= 0 {
 		return code
+	}
+	if err := missingPolicy(*config); err != nil {
+		return fail(stderr, "gateway", err)
 	}
 	handler, err := logHandler(stderr, *logFormat, *logLevel)
 	if err != nil {

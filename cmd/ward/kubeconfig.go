@@ -21,14 +21,18 @@ func runKubeconfig(_ context.Context, args []string, stdout, stderr io.Writer) i
 	stateDir := fs.String("state-dir", "", "the gateway's state dir holding its CA (default: the policy's state_dir)")
 	server := fs.String("server", "", "the URL agents reach the endpoint at (default: https://BIND:PORT from the policy)")
 	output := fs.String("o", "", "write the kubeconfig to this file (mode 0600) instead of stdout")
-	if code := parse(fs, args); code >= 0 {
+	args, code := parseInterspersed(fs, args)
+	if code >= 0 {
 		return code
 	}
-	if fs.NArg() != 1 {
+	if len(args) != 1 {
 		fs.Usage()
 		return 2
 	}
-	name := fs.Arg(0)
+	name := args[0]
+	if err := missingPolicy(*config); err != nil {
+		return fail(stderr, "kubeconfig", err)
+	}
 	p, err := policy.Load(*config, policy.Options{})
 	if err != nil {
 		return fail(stderr, "kubeconfig", err)

@@ -46,6 +46,18 @@ func TestKubeconfigCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// ward check names the endpoint's credential as the policy does.
+	if code, out, errb := runIn("check", "--config", config); code != 0 || !strings.Contains(out, "  credential: bearer(<secret env:K8S_TOKEN>)") {
+		t.Errorf("ward check: exit %d:\n%s%s", code, out, errb)
+	}
+	// Flags may follow the name too, as docs/kubernetes.md writes it.
+	out2 := filepath.Join(dir, "kubeconfig2")
+	if code := run(context.Background(), []string{"kubeconfig", "--config", config, "--state-dir", state, "prod", "-o", out2}, &stdout, &stderr); code != 0 {
+		t.Fatalf("ward kubeconfig prod -o FILE: exit %d: %s", code, stderr.String())
+	}
+	if data2, err := os.ReadFile(out2); err != nil || !bytes.Equal(data, data2) {
+		t.Errorf("ward kubeconfig prod -o FILE wrote something else (%v)", err)
+	}
 	if strings.Contains(string(data), "canary-kubeconfig-token") {
 		t.Fatal("the kubeconfig holds the endpoint's credential")
 	}

@@ -15,8 +15,10 @@ import (
 	"github.com/wardproject/ward/proxy/audit"
 )
 
+const logUsage = "[--state-dir DIR] [--follow] [--verdict V] [--endpoint E] [--agent A] [--json] [-n N]"
+
 func runLog(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("log", "[flags]", stderr)
+	fs := newFlags("log", logUsage, stderr)
 	stateDir := fs.String("state-dir", ".ward", "the gateway's state dir")
 	follow := fs.Bool("follow", false, "keep printing new actions as they are recorded")
 	fs.BoolVar(follow, "f", false, "short for --follow")
@@ -25,8 +27,14 @@ func runLog(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	agent := fs.String("agent", "", "only actions of this agent (by name)")
 	asJSON := fs.Bool("json", false, "one JSON record per line")
 	n := fs.Int("n", 50, "how many of the newest actions to print first")
-	if code := parse(fs, args); code >= 0 {
+	if code := parseNoArgs(fs, args); code >= 0 {
 		return code
+	}
+	switch *verdict {
+	case "", audit.VerdictAllow, audit.VerdictDeny, audit.VerdictWouldDeny, audit.VerdictRefused, audit.VerdictPassthrough:
+	default: // a typo would print nothing, as if there were no such actions
+		fmt.Fprintf(stderr, "ward log: --verdict %q: want allow, deny, would_deny, refused or passthrough\n", *verdict)
+		return 2
 	}
 	store, err := audit.OpenSQLiteReadOnly(filepath.Join(*stateDir, "audit.db"))
 	if err != nil {

@@ -36,7 +36,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	gw := fs.String("gateway", "", "the gateway as the agent dials it, HOST or HOST:PORT (default: the running gateway's, else the policy's bind address or tailnet name)")
 	agent := fs.String("agent", "", "run as this agent(...) of the policy (local gateways whose policy declares agents)")
 	pg := fs.String("postgres", "", "the postgres endpoint for PGHOST/PGPORT/... (default: the only one)")
-	caFile := fs.String("ca", "", "the gateway CA certificate (default: ca.pem in the state dir; `ward ca` prints it)")
+	caFile := fs.String("ca", "", "the gateway CA certificate (default: ca.pem in the state dir; ward ca prints it)")
 	printEnv := fs.Bool("print-env", false, "print what would be set and removed, as shell commands, and run nothing")
 	quiet := fs.Bool("q", false, "do not report removed variables")
 	if code := parse(fs, args); code >= 0 {
@@ -46,6 +46,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(argv) == 0 && !*printEnv {
 		fs.Usage()
 		return 2
+	}
+	if err := missingPolicy(*config); err != nil {
+		return fail(stderr, "run", err)
 	}
 	p, err := policy.Load(*config, policy.Options{})
 	if err != nil {
@@ -151,7 +154,10 @@ func execAgent(argv, environ []string, stderr io.Writer) int {
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "ward run: %s: %v\n", argv[0], err)
-		return 127
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+			return 127
+		}
+		return 126 // found, but not executable (a path without the x bit)
 	}
 	err = syscall.Exec(path, argv, environ)
 	fmt.Fprintf(stderr, "ward run: %s: %v\n", argv[0], err)

@@ -207,6 +207,13 @@ func TestRunExitStatusAndSignalsPassThrough(t *testing.T) {
 	if code, _, errb := h.run("run", "--state-dir", h.state, "--", "no-such-command-for-ward"); code != 127 || !strings.Contains(errb, "no-such-command-for-ward") {
 		t.Errorf("missing command: exit %d: %s", code, errb)
 	}
+	notExec := filepath.Join(h.dir, "not-executable")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errb := h.run("run", "--state-dir", h.state, "--", notExec); code != 126 || !strings.Contains(errb, "permission denied") {
+		t.Errorf("command that is not executable: exit %d, want 126 as shells do: %s", code, errb)
+	}
 	if code, _, _ := h.run("run", "--state-dir", h.state); code != 2 {
 		t.Errorf("no command: exit %d, want 2 (usage)", code)
 	}

@@ -174,9 +174,19 @@ func (p *Policy) EndpointFor(protocol, name string) (*Endpoint, error) {
 	case len(found) == 1:
 		return found[0], nil
 	case name != "":
-		return nil, fmt.Errorf("the policy declares no %s endpoint %q", protocol, name)
+		return nil, fmt.Errorf("the policy declares no %s endpoint %q%s", protocol, name, p.LoadAdvice())
 	case len(found) == 0:
-		return nil, fmt.Errorf("the policy declares no %s endpoint", protocol)
+		return nil, fmt.Errorf("the policy declares no %s endpoint%s", protocol, p.LoadAdvice())
 	}
 	return nil, fmt.Errorf("the policy declares %d %s endpoints: say which with endpoint = \"name\"", len(found), protocol)
+}
+
+// LoadAdvice is advice to append to "no endpoint" errors of test helpers:
+// empty, unless p declares no endpoints at all, as a test file does that
+// forgot to load the policy it tests.
+func (p *Policy) LoadAdvice() string {
+	if len(p.Endpoints) > 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%s declares no endpoints: a test file sees those of the files it loads, as in load(\"ward.star\", ...))", filepath.Base(p.Path))
 }

@@ -44,7 +44,7 @@ func Decide(ctx context.Context, p *policy.Policy, act *action.Action) (action.V
 	}
 	ep := p.Endpoint(act.Endpoint)
 	if ep == nil {
-		return action.Verdict{}, fmt.Errorf("no endpoint declares this action (%s); the gateway would deny it", act.Facts.Summary())
+		return action.Verdict{}, fmt.Errorf("no endpoint declares this action (%s); the gateway would deny it%s", act.Facts.Summary(), p.LoadAdvice())
 	}
 	return p.Call(ctx, ep.Hooks[ep.Hook], act).Verdict, nil
 }
