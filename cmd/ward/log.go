@@ -86,7 +86,7 @@ func runLog(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // formatRecord renders one action on one line.
 func formatRecord(r audit.Record) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  %s  %-10s %-12s %-10s", r.Time.Local().Format("2006-01-02 15:04:05.000"), r.ID,
+	fmt.Fprintf(&b, "%s  %s  %-10s %-12s %-11s", r.Time.Local().Format("2006-01-02 15:04:05.000"), r.ID,
 		orDash(r.Agent.Name), orDash(r.Endpoint), r.Verdict)
 	switch {
 	case r.Completed && r.Status != 0:

@@ -73,6 +73,9 @@ func TestUsage(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "ward gateway") {
 		t.Fatalf("help: %d %s", code, out)
 	}
+	if _, stderr, code := ward(t, nil); code != 2 || !strings.Contains(stderr, "ward gateway") {
+		t.Fatalf("no command: exit %d, %s", code, stderr)
+	}
 	_, stderr, code := ward(t, nil, "frobnicate")
 	if code != 2 || !strings.Contains(stderr, `unknown command "frobnicate"`) {
 		t.Fatalf("unknown command: %d %s", code, stderr)
