@@ -22,7 +22,7 @@ import (
 // denied action exported with `ward fixture` replays under `ward test`.
 func TestWardGatewayBinaryWithPsql(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the ward binary")
+		t.Skip("builds the ward binary; skipped with -short")
 	}
 	db := newDB(t, "scram")
 	db.exec(t, "CREATE TABLE orders (id int, total int); INSERT INTO orders VALUES (1, 10)")
