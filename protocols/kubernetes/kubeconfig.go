@@ -8,8 +8,6 @@ import (
 	"strconv"
 
 	"sigs.k8s.io/yaml"
-
-	"github.com/wardproject/ward/starlark/policy"
 )
 
 // Cluster is one kubernetes endpoint in a generated kubeconfig.
@@ -98,22 +96,4 @@ type contextEntry struct {
 type namedUser struct {
 	Name string         `json:"name"`
 	User map[string]any `json:"user"`
-}
-
-// Clusters lists the kubernetes endpoints of p as kubeconfig clusters
-// reached on host (the gateway's address as agents dial it: its bind
-// address, or its tailnet name), in declaration order. An endpoint
-// declared with port = 0 has no known port and is an error.
-func Clusters(p *policy.Policy, host string) ([]Cluster, error) {
-	var out []Cluster
-	for _, ep := range p.Endpoints {
-		if ep.Protocol != Protocol {
-			continue
-		}
-		if ep.Port == 0 {
-			return nil, fmt.Errorf("endpoint %s listens on a free port (port = 0): its address is known only to the running gateway", ep.Name)
-		}
-		out = append(out, Cluster{Name: ep.Name, Server: ServerURL(host, ep.Port), Namespace: ep.Kubernetes.Namespace})
-	}
-	return out, nil
 }
