@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wardproject/ward/protocols/httpproxy/httpproxytest"
+	"github.com/wardproject/ward/proxy/gateway/gatewaytest"
 )
 
 const canary = "canary-e2e-5b1d0f-token"
@@ -136,7 +137,7 @@ func TestE2EThroughCurl(t *testing.T) {
 
 	t.Run("ward log --follow prints new actions as they happen", func(t *testing.T) {
 		cmd := exec.Command(wardBin, "log", "--state-dir", e.state, "--follow", "--json", "-n", "0")
-		out := &lockedBuffer{}
+		out := &gatewaytest.LogBuffer{}
 		cmd.Stdout = out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

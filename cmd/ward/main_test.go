@@ -9,10 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wardproject/ward/proxy/gateway/gatewaytest"
 )
 
 // wardBin is the ward binary built once for the end-to-end tests.
@@ -57,8 +58,8 @@ type gatewayProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	addr   string
-	stdout *lockedBuffer
-	stderr *lockedBuffer
+	stdout *gatewaytest.LogBuffer
+	stderr *gatewaytest.LogBuffer
 	done   chan struct{}
 }
 
@@ -71,7 +72,7 @@ func startGateway(t *testing.T, env []string, args ...string) *gatewayProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &gatewayProc{t: t, cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	g := &gatewayProc{t: t, cmd: cmd, stdout: &gatewaytest.LogBuffer{}, stderr: &gatewaytest.LogBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = g.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -139,23 +140,6 @@ func (g *gatewayProc) stop() {
 		_ = g.cmd.Process.Kill()
 		g.t.Errorf("gateway did not stop on SIGTERM")
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // curl runs curl with the given arguments and returns its output.

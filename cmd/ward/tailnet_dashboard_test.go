@@ -18,6 +18,7 @@ import (
 
 	"github.com/wardproject/ward/protocols/httpproxy/httpproxytest"
 	"github.com/wardproject/ward/proxy/gateway"
+	"github.com/wardproject/ward/proxy/gateway/gatewaytest"
 	"github.com/wardproject/ward/proxy/tailnet"
 )
 
@@ -109,7 +110,7 @@ func TestTailnetDashboard(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
 	writePolicy(t, dir, strings.ReplaceAll(tailnetDashboardPolicy, "VIEWER", login), up, tn.controlURL)
-	logs := &lockedBuffer{}
+	logs := &gatewaytest.LogBuffer{}
 	join := func(ctx context.Context, cfg gateway.TailnetConfig) (gateway.Transport, error) {
 		n, err := tailnet.Join(ctx, tailnet.Config{Settings: cfg.Settings, AuthKey: cfg.AuthKey, Dir: cfg.Dir, Logger: cfg.Logger})
 		if err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/wardproject/ward/protocols/kubernetes/kubetest"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/proxy/gateway"
+	"github.com/wardproject/ward/proxy/gateway/gatewaytest"
 	"github.com/wardproject/ward/proxy/tailnet"
 	"github.com/wardproject/ward/starlark/policy"
 )
@@ -83,7 +84,7 @@ func TestTailnetGateway(t *testing.T) {
 	// The gateway's WhoIs is wrapped so that the test can make one peer
 	// unidentifiable.
 	var refused sync.Map // tailnet IP → true
-	logs := &lockedBuffer{}
+	logs := &gatewaytest.LogBuffer{}
 	join := func(ctx context.Context, cfg gateway.TailnetConfig) (gateway.Transport, error) {
 		n, err := tailnet.Join(ctx, tailnet.Config{Settings: cfg.Settings, AuthKey: cfg.AuthKey, Dir: cfg.Dir, Logger: cfg.Logger})
 		if err != nil {
@@ -272,7 +273,7 @@ gateway(proxy_port = 8080)
 http(name = "api", hosts = ["UPSTREAM"], ca = secrets.file("CA_FILE"),
      on_request = lambda req: allow("hello " + req.agent.name + " " + req.agent.user))
 `, up, "")
-	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	stdout, stderr := &gatewaytest.LogBuffer{}, &gatewaytest.LogBuffer{}
 	gwCtx, stopGateway := context.WithCancel(ctx)
 	done := make(chan int, 1)
 	go func() {

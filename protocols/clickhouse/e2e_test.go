@@ -15,6 +15,7 @@ import (
 	"github.com/wardproject/ward/protocols/clickhouse/clickhousetest"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/proxy/gateway"
+	"github.com/wardproject/ward/proxy/gateway/gatewaytest"
 )
 
 const e2ePolicy = `
@@ -199,20 +200,5 @@ func TestClickHouseDenials(t *testing.T) {
 	}
 }
 
-func (h *harness) records() []audit.Record {
-	h.t.Helper()
-	ctx := context.Background()
-	if err := h.gw.Flush(ctx); err != nil {
-		h.t.Fatal(err)
-	}
-	store, err := audit.OpenSQLiteReadOnly(filepath.Join(h.dir, "state", "audit.db"))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer store.Close()
-	recs, err := store.List(ctx, audit.Filter{Limit: 10000})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return recs
-}
+// records returns every audited action.
+func (h *harness) records() []audit.Record { return gatewaytest.Records(h.t, h.gw) }

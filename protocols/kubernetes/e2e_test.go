@@ -18,6 +18,7 @@ import (
 	"github.com/wardproject/ward/protocols/kubernetes/kubetest"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/proxy/gateway"
+	"github.com/wardproject/ward/proxy/gateway/gatewaytest"
 )
 
 // canary is the injected token; tests prove where it goes and where not.
@@ -142,24 +143,8 @@ func kubectlPath(t *testing.T) string {
 	return bin
 }
 
-// records flushes the journal and returns every audited action.
-func (h *harness) records() []audit.Record {
-	h.t.Helper()
-	ctx := context.Background()
-	if err := h.gw.Flush(ctx); err != nil {
-		h.t.Fatal(err)
-	}
-	store, err := audit.OpenSQLiteReadOnly(filepath.Join(h.dir, "state", "audit.db"))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer store.Close()
-	recs, err := store.List(ctx, audit.Filter{Limit: 10000})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return recs
-}
+// records returns every audited action.
+func (h *harness) records() []audit.Record { return gatewaytest.Records(h.t, h.gw) }
 
 // reached reports whether any request reaching the API server had a path
 // containing s.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/proxy/gateway"
+	"github.com/wardproject/ward/proxy/gateway/gatewaytest"
 	"github.com/wardproject/ward/starlark/policytest"
 )
 
@@ -53,7 +54,7 @@ func TestWardGatewayBinaryWithPsql(t *testing.T) {
 	}
 	addrRE := regexp.MustCompile(`endpoint listening.*endpoint=db.*addr=(\S+)`)
 	found := make(chan string, 1)
-	var logs syncBuffer
+	var logs gatewaytest.LogBuffer
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -128,7 +129,7 @@ func TestExamplePolicy(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("discover: %v %v", files, err)
 	}
-	var out syncBuffer
+	var out gatewaytest.LogBuffer
 	r := &policytest.Runner{Protocols: gateway.Protocols(), Out: &out}
 	sum, err := r.Run(context.Background(), files)
 	if err != nil || !sum.OK() {

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/wardproject/ward/builtins"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/proxy/gateway"
+	"github.com/wardproject/ward/proxy/gateway/gatewaytest"
 )
 
 // adminURL reaches the real Postgres these tests run against.
@@ -119,7 +119,7 @@ type gw struct {
 	t    testing.TB
 	dir  string
 	gw   *gateway.Gateway
-	logs *syncBuffer
+	logs *gatewaytest.LogBuffer
 	addr string // the postgres endpoint "db"
 	db   *testDB
 	// closed is set by a test that closed the gateway itself.
@@ -159,7 +159,7 @@ func startGatewayWith(t testing.TB, db *testDB, policy string, adjust func(*gate
 		policy = `postgres(name = "db", port = 0, upstream = "127.0.0.1:5432", database = "DB_NAME",
          user = "DB_ROLE", password = secrets.env("DB_PASSWORD"), tls = "disable", on_query = check)`
 	}
-	g := &gw{t: t, dir: t.TempDir(), logs: &syncBuffer{}, db: db}
+	g := &gw{t: t, dir: t.TempDir(), logs: &gatewaytest.LogBuffer{}, db: db}
 	src := strings.NewReplacer("DB_NAME", db.Name, "DB_ROLE", db.Role).Replace(basePolicy + policy)
 	if err := os.WriteFile(filepath.Join(g.dir, "ward.star"), []byte(src), 0o600); err != nil {
 		t.Fatal(err)
@@ -240,37 +240,4 @@ func (g *gw) psql(args ...string) string {
 }
 
 // records returns every audited action.
-func (g *gw) records() []audit.Record {
-	g.t.Helper()
-	ctx := context.Background()
-	if err := g.gw.Flush(ctx); err != nil {
-		g.t.Fatal(err)
-	}
-	store, err := audit.OpenSQLiteReadOnly(filepath.Join(g.dir, "state", "audit.db"))
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	defer store.Close()
-	recs, err := store.List(ctx, audit.Filter{Limit: 100000})
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	return recs
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func (g *gw) records() []audit.Record { return gatewaytest.Records(g.t, g.gw) }

@@ -382,3 +382,12 @@ func short(hash string) string {
 
 // Flush waits until every action recorded so far is in the audit store.
 func (g *Gateway) Flush(ctx context.Context) error { return g.journal.Flush(ctx) }
+
+// Records returns the audited actions that match f, once everything
+// recorded so far is in the audit store.
+func (g *Gateway) Records(ctx context.Context, f audit.Filter) ([]audit.Record, error) {
+	if err := g.Flush(ctx); err != nil {
+		return nil, err
+	}
+	return g.store.List(ctx, f)
+}

@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/wardproject/ward/protocols/httpproxy/httpproxytest"
 	"github.com/wardproject/ward/proxy/audit"
 	"github.com/wardproject/ward/proxy/gateway"
+	"github.com/wardproject/ward/proxy/gateway/gatewaytest"
 )
 
 // canary is the injected secret; tests prove it never leaks.
@@ -32,7 +31,7 @@ type harness struct {
 	dir      string
 	up       *httpproxytest.Upstream
 	gw       *gateway.Gateway
-	logs     *syncBuffer
+	logs     *gatewaytest.LogBuffer
 	client   *http.Client
 	caPool   *x509.CertPool
 	proxyURL *url.URL
@@ -48,7 +47,7 @@ func start(t *testing.T, policy string, extra ...string) *harness {
 // startWith is start with a hook that adjusts the gateway's options.
 func startWith(t *testing.T, policy string, adjust func(*gateway.Options), extra ...string) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), up: httpproxytest.New(t), logs: &syncBuffer{}}
+	h := &harness{t: t, dir: t.TempDir(), up: httpproxytest.New(t), logs: &gatewaytest.LogBuffer{}}
 	caFile := h.up.WriteCA(t, h.dir)
 	h.writePolicy(policy, caFile)
 	for i := 0; i+1 < len(extra); i += 2 {
@@ -152,42 +151,8 @@ func problem(t *testing.T, body string) map[string]string {
 	return p
 }
 
-// records flushes the journal and returns every audited action.
-func (h *harness) records() []audit.Record {
-	h.t.Helper()
-	ctx := context.Background()
-	if err := h.gw.Flush(ctx); err != nil {
-		h.t.Fatal(err)
-	}
-	store, err := audit.OpenSQLiteReadOnly(filepath.Join(h.dir, "state", "audit.db"))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer store.Close()
-	recs, err := store.List(ctx, audit.Filter{Limit: 10000})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return recs
-}
-
-// syncBuffer is a concurrency-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// records returns every audited action.
+func (h *harness) records() []audit.Record { return gatewaytest.Records(h.t, h.gw) }
 
 func discard() slog.Handler { return slog.DiscardHandler }
 
