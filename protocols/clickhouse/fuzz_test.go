@@ -1,11 +1,9 @@
 package clickhouse
 
 import (
-	"encoding/json"
 	"testing"
 
-	"go.starlark.net/starlark"
-
+	"github.com/wardproject/ward/protocols/action"
 	"github.com/wardproject/ward/protocols/httprelay/relaytest"
 )
 
@@ -23,25 +21,6 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		facts, err := json.Marshal(q)
-		if err != nil {
-			t.Fatalf("marshal facts: %v", err)
-		}
-		_ = q.Summary()
-		for _, name := range q.AttrNames() {
-			v, err := q.Attr(name)
-			if err != nil || v == nil {
-				t.Fatalf("attr %s: %v %v", name, v, err)
-			}
-			_ = v.(starlark.Value).String()
-		}
-		again, err := Decode(q.Raw("fuzz").Input())
-		if err != nil {
-			t.Fatalf("replay of an accepted request is refused: %v\nfacts: %s", err, facts)
-		}
-		replayed, _ := json.Marshal(again)
-		if string(replayed) != string(facts) {
-			t.Fatalf("replay differs:\n%s\n%s", facts, replayed)
-		}
+		relaytest.CheckAccepted(t, q, func() (action.Facts, error) { return Decode(q.Raw("fuzz").Input()) })
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wardproject/ward/protocols/action"
 	"github.com/wardproject/ward/protocols/httprelay"
 )
 
@@ -103,5 +104,32 @@ func Seed(f *testing.F) {
 		}
 		req, _, _ := strings.Cut(string(data), "\n---\n")
 		f.Add(req)
+	}
+}
+
+// CheckAccepted checks what a decoder accepted: its facts encode for the
+// audit log, every attribute reads in Starlark, and replaying the
+// recorded form gives the same facts.
+func CheckAccepted(t *testing.T, facts action.Facts, replay func() (action.Facts, error)) {
+	t.Helper()
+	encoded, err := json.Marshal(facts)
+	if err != nil {
+		t.Fatalf("marshal facts: %v", err)
+	}
+	_ = facts.Summary()
+	for _, name := range facts.AttrNames() {
+		v, err := facts.Attr(name)
+		if err != nil || v == nil {
+			t.Fatalf("attr %s: %v %v", name, v, err)
+		}
+		_ = v.String()
+	}
+	again, err := replay()
+	if err != nil {
+		t.Fatalf("replay of an accepted request is refused: %v\nfacts: %s", err, encoded)
+	}
+	replayed, _ := json.Marshal(again)
+	if string(replayed) != string(encoded) {
+		t.Fatalf("replay differs:\n%s\n%s", encoded, replayed)
 	}
 }
