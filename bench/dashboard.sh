@@ -10,17 +10,10 @@ dur=${1:-5s}
 conc=${2:-8}
 rounds=${3:-3}
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT
+. bench/lib.sh
 
-go build -o "$tmp/ward" ./cmd/ward
-go build -o "$tmp/httpbench" ./bench/httpbench
-
-"$tmp/httpbench" upstream -ca-out "$tmp/upstream-ca.pem" >"$tmp/upstream.addr" &
-pids+=($!)
-for _ in $(seq 50); do [ -s "$tmp/upstream.addr" ] && break; sleep 0.1; done
+build cmd/ward bench/httpbench
+serve "$tmp/upstream.addr" "$tmp/httpbench" upstream -ca-out "$tmp/upstream-ca.pem"
 up=$(cat "$tmp/upstream.addr")
 
 cat >"$tmp/ward.star" <<STAR
@@ -28,14 +21,10 @@ load("$PWD/examples/quickstart/ward.star", "check_github")
 http(name = "bench", hosts = ["$up"], inject = bearer(secrets.env("BENCH_TOKEN")),
      ca = secrets.file("upstream-ca.pem"), on_request = check_github)
 STAR
-GITHUB_TOKEN=unused BENCH_TOKEN=bench-token "$tmp/ward" gateway --config "$tmp/ward.star" \
-  --state-dir "$tmp/state" --proxy-port 0 --dashboard-port 0 --log-level warn >"$tmp/gateway.out" 2>"$tmp/gateway.err" &
-pids+=($!)
-for _ in $(seq 100); do grep -q "dashboard at" "$tmp/gateway.out" 2>/dev/null && break; sleep 0.1; done
+GITHUB_TOKEN=unused BENCH_TOKEN=bench-token start_ward "dashboard at" --dashboard-port 0
 gw=$(awk '/proxy listening/ {print $5; exit}' "$tmp/gateway.out")
 dash=$(awk '/dashboard at/ {print $4; exit}' "$tmp/gateway.out")
 base=${dash%%/\?*}
-"$tmp/ward" ca --state-dir "$tmp/state" >"$tmp/gateway-ca.pem"
 curl -s -c "$tmp/jar" -o /dev/null "$dash"   # the printed URL opens a session
 
 url="https://$up/repos/acme/app"

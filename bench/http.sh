@@ -13,17 +13,10 @@ shift || true
 concs=("$@")
 [ $# -eq 0 ] && concs=(1 8)
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT
+. bench/lib.sh
 
-go build -o "$tmp/ward" ./cmd/ward
-go build -o "$tmp/httpbench" ./bench/httpbench
-
-"$tmp/httpbench" upstream -ca-out "$tmp/upstream-ca.pem" -delay "${UPSTREAM_DELAY:-0}" >"$tmp/upstream.addr" &
-pids+=($!)
-for _ in $(seq 50); do [ -s "$tmp/upstream.addr" ] && break; sleep 0.1; done
+build cmd/ward bench/httpbench
+serve "$tmp/upstream.addr" "$tmp/httpbench" upstream -ca-out "$tmp/upstream-ca.pem" -delay "${UPSTREAM_DELAY:-0}"
 up=$(cat "$tmp/upstream.addr")
 
 # The quickstart's own hook, on an endpoint for the local upstream.
@@ -32,12 +25,8 @@ load("$PWD/examples/quickstart/ward.star", "check_github")
 http(name = "bench", hosts = ["$up"], inject = bearer(secrets.env("BENCH_TOKEN")),
      ca = secrets.file("upstream-ca.pem"), on_request = check_github)
 STAR
-GITHUB_TOKEN=unused BENCH_TOKEN=bench-token "$tmp/ward" gateway --config "$tmp/ward.star" \
-  --state-dir "$tmp/state" --proxy-port 0 --log-level warn >"$tmp/gateway.out" 2>"$tmp/gateway.err" &
-pids+=($!)
-for _ in $(seq 100); do grep -q listening "$tmp/gateway.out" 2>/dev/null && break; sleep 0.1; done
+GITHUB_TOKEN=unused BENCH_TOKEN=bench-token start_ward listening
 gw=$(awk '/listening/ {print $5; exit}' "$tmp/gateway.out")
-"$tmp/ward" ca --state-dir "$tmp/state" >"$tmp/gateway-ca.pem"
 
 url="https://$up/repos/acme/app"
 printf '%-6s %-8s %10s %10s %10s\n' conc path req/s p50_us p99_us
@@ -47,11 +36,5 @@ for c in "${concs[@]}"; do
   "$tmp/httpbench" load -url "$url" -ca "$tmp/gateway-ca.pem" -proxy "http://$gw" -c "$c" -d 1s >/dev/null
   direct=$("$tmp/httpbench" load -url "$url" -ca "$tmp/upstream-ca.pem" -c "$c" -d "$dur")
   ward=$("$tmp/httpbench" load -url "$url" -ca "$tmp/gateway-ca.pem" -proxy "http://$gw" -c "$c" -d "$dur")
-  python3 - "$c" "$direct" "$ward" <<'PY'
-import json, sys
-c, d, w = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
-for name, r in (("direct", d), ("ward", w)):
-    print(f"{c:<6} {name:<8} {r['rps']:10.0f} {r['p50_us']:10.0f} {r['p99_us']:10.0f}" + (f"   errors={r['errors']}" if r['errors'] else ""))
-print(f"{c:<6} ratio    {w['rps']/d['rps']:10.2f}   added p50 {w['p50_us']-d['p50_us']:.0f} us, p99 {w['p99_us']-d['p99_us']:.0f} us")
-PY
+  compare "$c" "$direct" "$ward"
 done
