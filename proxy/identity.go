@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"sync"
 
 	"github.com/wardproject/ward/protocols/action"
 )
@@ -153,6 +154,9 @@ func Private(conn net.Conn) bool {
 type localAgent struct {
 	agent    action.Agent
 	password []byte
+
+	proofOnce sync.Once // the proof depends only on the engine's key and the agent
+	proofVal  string
 }
 
 // Proofs of how an agent was identified (action.Agent.Proof); a declared
@@ -174,11 +178,14 @@ func (e *Engine) identity(l *localAgent, addr string) action.Agent {
 // keyed with the engine's random key, so it says nothing about the
 // password outside this process.
 func (e *Engine) proof(l *localAgent) string {
-	m := hmac.New(sha256.New, e.key)
-	m.Write([]byte(l.agent.Name))
-	m.Write([]byte{0})
-	m.Write(l.password)
-	return "agent:" + hex.EncodeToString(m.Sum(nil))
+	l.proofOnce.Do(func() {
+		m := hmac.New(sha256.New, e.key)
+		m.Write([]byte(l.agent.Name))
+		m.Write([]byte{0})
+		m.Write(l.password)
+		l.proofVal = "agent:" + hex.EncodeToString(m.Sum(nil))
+	})
+	return l.proofVal
 }
 
 // reidentify checks an agent identified under an earlier policy against
